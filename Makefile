@@ -1,0 +1,99 @@
+# mod_dtprovider: static probes for Apache httpd, and the tools that read them.
+#
+#   make            build the module (and the tools) under $(BUILD)/
+#   make check      install test dependencies (Debian), build, run every test
+#   make install    DESTDIR, PREFIX honoured; the module goes where apxs says
+#
+# Everything generated lives under $(BUILD)/ and is never committed.
+
+BUILD     ?= build
+PREFIX    ?= /usr/local
+DESTDIR   ?=
+APXS      ?= apxs
+DTRACE    ?= dtrace
+CC        ?= cc
+PYTEST    ?= /usr/bin/python3 -m pytest
+OS        := $(shell uname -s)
+
+# Apache's own compiler flags and include paths, as apxs reports them.
+AP_INCLUDEDIR := $(shell $(APXS) -q INCLUDEDIR 2>/dev/null)
+AP_CPPFLAGS   := $(shell $(APXS) -q EXTRA_CPPFLAGS 2>/dev/null) \
+                 -I$(AP_INCLUDEDIR) $(shell apr-1-config --includes 2>/dev/null)
+AP_LIBEXECDIR := $(shell $(APXS) -q LIBEXECDIR 2>/dev/null)
+AP_SYSCONFDIR := $(shell $(APXS) -q SYSCONFDIR 2>/dev/null)
+
+WARN      := -Wall -Wextra -Werror
+MOD_CFLAGS = -O2 -g -fPIC -fstack-protector-strong $(WARN) $(AP_CPPFLAGS) \
+             -I$(BUILD) -Imodule -MMD -MP
+
+MODULE    := $(BUILD)/mod_dtprovider.so
+
+.PHONY: all module tools check check-deps unit integration install clean
+all: module
+
+tools:
+
+# ---------------------------------------------------------------------------
+# The module
+# ---------------------------------------------------------------------------
+module: $(MODULE)
+
+$(BUILD):
+	mkdir -p $@
+
+$(BUILD)/httpd_provider.h: module/httpd_provider.d | $(BUILD)
+	$(DTRACE) -h -s $< -o $@
+
+$(BUILD)/mod_dtprovider.o: module/mod_dtprovider.c $(BUILD)/httpd_provider.h
+	$(CC) $(MOD_CFLAGS) -c $< -o $@
+
+# Linux (systemtap's dtrace): -G only makes the semaphores. DTrace proper
+# rewrites the module's object and wants it on the command line.
+ifeq ($(OS),Linux)
+$(BUILD)/httpd_provider.o: module/httpd_provider.d | $(BUILD)
+	$(DTRACE) -G -s $< -o $@
+else
+$(BUILD)/httpd_provider.o: module/httpd_provider.d $(BUILD)/mod_dtprovider.o
+	$(DTRACE) -G -s $< -o $@ $(BUILD)/mod_dtprovider.o
+endif
+
+$(MODULE): $(BUILD)/mod_dtprovider.o $(BUILD)/httpd_provider.o
+	$(CC) -shared -o $@ $^
+ifeq ($(OS),Linux)
+	module/check-probes.sh $@ module/httpd_provider.d
+endif
+
+-include $(wildcard $(BUILD)/*.d)
+
+# ---------------------------------------------------------------------------
+# Tests
+# ---------------------------------------------------------------------------
+# check-deps installs what the tests need on Debian (apt-get update first),
+# unless every package is already there.
+check: check-deps
+	$(MAKE) all
+	$(MAKE) unit
+	$(MAKE) integration
+
+check-deps:
+	tests/install-deps.sh
+
+unit:
+	@echo "unit: no C unit tests yet"
+
+integration: all
+	$(PYTEST) -ra tests/integration
+
+# ---------------------------------------------------------------------------
+# Install
+# ---------------------------------------------------------------------------
+install: all
+	install -d $(DESTDIR)$(AP_LIBEXECDIR) $(DESTDIR)$(AP_SYSCONFDIR)/mods-available
+	install -m 644 $(MODULE) $(DESTDIR)$(AP_LIBEXECDIR)/mod_dtprovider.so
+	sed 's|@LIBEXECDIR@|$(AP_LIBEXECDIR)|' module/dtprovider.load \
+	    > $(DESTDIR)$(AP_SYSCONFDIR)/mods-available/dtprovider.load
+	install -d $(DESTDIR)$(PREFIX)/include
+	install -m 644 module/mod_dtprovider.h $(DESTDIR)$(PREFIX)/include/
+
+clean:
+	rm -rf $(BUILD)

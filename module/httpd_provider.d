@@ -1,0 +1,39 @@
+/*
+ * httpd_provider.d - the httpd provider: the single definition of every probe
+ * mod_dtprovider fires. `dtrace -h` makes the C header from it at build time
+ * (systemtap-sdt-dev's dtrace on Linux, the system's dtrace elsewhere) and
+ * `dtrace -G` the object that holds the is-enabled semaphores.
+ *
+ * Argument order is the public contract documented in docs/probes.md: ids
+ * first, then the most used fields, then (request-done) the address of a
+ * versioned struct httpd_request_info (module/mod_dtprovider.h). Every probe
+ * keeps to 6 arguments so bpftrace 0.17 can read all of them on x86-64.
+ * New probes may be added; existing arguments never change meaning.
+ */
+
+struct httpd_request_info;
+
+provider httpd {
+    /* A client request whose headers have been read (not internal
+     * redirects, not subrequests). */
+    probe request__start(uint64_t id, uint64_t conn_id, char *method,
+        char *uri, char *client_ip, char *vhost);
+
+    /* One per access-log line. */
+    probe request__done(uint64_t id, int status, uint64_t latency_us,
+        char *method, char *uri, struct httpd_request_info *info);
+
+    /* A client connection accepted (not HTTP/2's internal connections). */
+    probe conn__start(uint64_t conn_id, char *peer_ip, int peer_port,
+        char *local_ip, int local_port);
+
+    /* A client connection closed. */
+    probe conn__done(uint64_t conn_id, uint32_t requests, uint64_t duration_us,
+        uint64_t bytes_in, uint64_t bytes_out);
+};
+
+#pragma D attributes Evolving/Evolving/ISA provider httpd provider
+#pragma D attributes Private/Private/Unknown provider httpd module
+#pragma D attributes Private/Private/Unknown provider httpd function
+#pragma D attributes Evolving/Evolving/ISA provider httpd name
+#pragma D attributes Evolving/Evolving/ISA provider httpd args

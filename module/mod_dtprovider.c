@@ -1,0 +1,457 @@
+/* Licensed under the Apache License, Version 2.0 (the "License"); you may
+ * not use this file except in compliance with the License. You may obtain a
+ * copy of the License at http://www.apache.org/licenses/LICENSE-2.0
+ *
+ * Unless required by applicable law or agreed to in writing, software
+ * distributed under the License is distributed on an "AS IS" BASIS, WITHOUT
+ * WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+ */
+
+/*
+ * mod_dtprovider.c: static probes for Apache httpd.
+ *
+ * The module fires the httpd provider's probes (module/httpd_provider.d) for
+ * every client connection and request: USDT on Linux, DTrace elsewhere. It
+ * changes nothing Apache does: every hook returns DECLINED/OK and never fails
+ * a request.
+ *
+ * Cost when nobody traces: each hook tests the probe's is-enabled semaphore
+ * and returns. The semaphore lives in the file-backed `.probes` section; the
+ * kernel (or DTrace) raises it while a tracer is attached. Everything else
+ * (ids, clocks, state, filters) happens in the cold, non-inlined *_traced()
+ * functions, reached only while some probe is enabled.
+ *
+ * Ids. Request and connection ids come from two 64-bit counters in anonymous
+ * shared memory created by the parent at first start-up, so they are unique
+ * across all children and never reused while the parent lives (graceful
+ * restarts included). A request gets its id when it has been read
+ * (post_read_request) while a request probe is traced; a request that never
+ * got there (400/408/414, or one in flight when tracing began) gets a fresh
+ * one at request-done. A connection gets its id when it
+ * is accepted while traced, or when a traced request first needs it.
+ *
+ * State. Per connection (c->conn_config, from c->pool): id, start time, bytes
+ * in and out counted by two network-level filters, requests logged. It exists
+ * only for connections seen while something was traced. HTTP/2 runs requests
+ * on secondary connections (c->master != NULL) on several threads: they use
+ * the primary connection's state, never create it, and count atomically.
+ * Per request (r->request_config, from r->pool): the id and the uri the
+ * client asked for, kept at post_read_request so request-done reports the
+ * same uri as request-start even after mod_dir or mod_rewrite changed r->uri.
+ */
+
+#include "httpd.h"
+#include "http_config.h"
+#include "http_connection.h"
+#include "http_core.h"
+#include "http_log.h"
+#include "http_protocol.h"
+#include "http_request.h"
+#include "util_filter.h"
+#include "apr_shm.h"
+#include "apr_strings.h"
+
+#include <stdint.h>
+#include <unistd.h>
+
+/* httpd's ap_config.h undefines _DTRACE_VERSION unless httpd itself was built
+ * with DTrace; headers made by Sun-style `dtrace -h` are guarded by it and
+ * would then turn every probe into nothing. The build also checks the .so's
+ * probe notes (`make` fails without them). */
+#undef _DTRACE_VERSION
+#define _DTRACE_VERSION 1
+#include "httpd_provider.h"
+
+#include "mod_dtprovider.h"
+
+module AP_MODULE_DECLARE_DATA dtprovider_module;
+
+#define DTP_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define DTP_COLD __attribute__((noinline, cold))
+
+/* ------------------------------------------------------------------------ */
+/* Ids                                                                       */
+/* ------------------------------------------------------------------------ */
+
+/* The shared counters. Each on its own cache line: they are bumped by every
+ * child, but only while traced. */
+typedef struct {
+    apr_uint64_t request;
+    char pad1[64 - sizeof(apr_uint64_t)];
+    apr_uint64_t conn;
+    char pad2[64 - sizeof(apr_uint64_t)];
+} dtp_ids_t;
+
+static dtp_ids_t *dtp_ids;      /* in shared memory, or dtp_ids_local */
+static dtp_ids_t dtp_ids_local; /* fallback if shared memory is refused */
+static const char dtp_ids_key[] = "mod_dtprovider_ids";
+
+/* Next value of a counter. Ids start at 1; 0 means "unknown". When shared
+ * memory was refused, each process counts on its own with its pid in the top
+ * 22 bits, so ids stay unique across live processes. */
+static apr_uint64_t dtp_next_id(apr_uint64_t *counter)
+{
+    apr_uint64_t n = __atomic_add_fetch(counter, 1, __ATOMIC_RELAXED);
+
+    if (dtp_ids == &dtp_ids_local) {
+        n |= (apr_uint64_t)getpid() << 42;
+    }
+    return n;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Per-connection state                                                      */
+/* ------------------------------------------------------------------------ */
+
+typedef struct {
+    apr_uint64_t id;
+    apr_time_t start;           /* accepted; 0 if not seen accepted */
+    apr_uint64_t bytes_in;      /* counted by the filters below */
+    apr_uint64_t bytes_out;
+    apr_uint32_t requests;      /* request-done's on it, atomically */
+    int started;                /* conn-start fired: conn-done may fire */
+    int done;                   /* conn-done fired */
+} dtp_conn_t;
+
+/* Per-request state, made at post_read_request while a request probe is
+ * traced. */
+typedef struct {
+    apr_uint64_t id;
+    const char *uri;
+} dtp_req_t;
+
+static ap_filter_rec_t *dtp_in_filter_handle;
+static ap_filter_rec_t *dtp_out_filter_handle;
+
+/* A string for a probe argument: never NULL, and its first byte touched so
+ * its page is mapped (BPF cannot fault a page in; a literal nothing else read
+ * would otherwise read back as ""). */
+static const char *dtp_str(const char *s)
+{
+    if (s == NULL) {
+        return "";
+    }
+    (void)*(volatile const char *)s;
+    return s;
+}
+
+/* The client connection a request arrived on: HTTP/2 requests run on
+ * secondary connections whose master is the client's. */
+static conn_rec *dtp_client_conn(conn_rec *c)
+{
+    while (c->master != NULL) {
+        c = c->master;
+    }
+    return c;
+}
+
+/* The state of a client connection, created with a fresh id when `create` is
+ * set and there is none. Only the thread that owns a primary connection may
+ * create its state: HTTP/2 secondaries pass create = 0. */
+static dtp_conn_t *dtp_conn_state(conn_rec *c, int create)
+{
+    dtp_conn_t *cs = ap_get_module_config(c->conn_config, &dtprovider_module);
+
+    if (cs == NULL && create) {
+        cs = apr_pcalloc(c->pool, sizeof(*cs));
+        cs->id = dtp_next_id(&dtp_ids->conn);
+        ap_set_module_config(c->conn_config, &dtprovider_module, cs);
+    }
+    return cs;
+}
+
+/* Fire conn-done once, from whichever of pre_close_connection and the pool
+ * cleanup comes first. */
+static void dtp_conn_done(dtp_conn_t *cs)
+{
+    apr_time_t now;
+
+    if (!cs->started || cs->done || !HTTPD_CONN_DONE_ENABLED()) {
+        return;
+    }
+    cs->done = 1;
+    now = apr_time_now();
+    HTTPD_CONN_DONE(cs->id, __atomic_load_n(&cs->requests, __ATOMIC_RELAXED),
+                    (uint64_t)(now > cs->start ? now - cs->start : 0),
+                    cs->bytes_in, cs->bytes_out);
+}
+
+static apr_status_t dtp_conn_cleanup(void *data)
+{
+    dtp_conn_done(data);
+    return APR_SUCCESS;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Filters: wire bytes of a traced connection                                */
+/* ------------------------------------------------------------------------ */
+
+/* Counts what the network gives the connection. Added (at pre_connection)
+ * only to connections accepted while conn-done is traced; speculative reads
+ * are not counted since the data will be read again. */
+static apr_status_t dtp_in_filter(ap_filter_t *f, apr_bucket_brigade *bb,
+                                  ap_input_mode_t mode,
+                                  apr_read_type_e block, apr_off_t readbytes)
+{
+    dtp_conn_t *cs = f->ctx;
+    apr_status_t rv = ap_get_brigade(f->next, bb, mode, block, readbytes);
+    apr_off_t len = 0;
+
+    if (rv == APR_SUCCESS && mode != AP_MODE_SPECULATIVE
+        && apr_brigade_length(bb, 0, &len) == APR_SUCCESS && len > 0) {
+        cs->bytes_in += (apr_uint64_t)len;
+    }
+    return rv;
+}
+
+/* Counts what the connection hands the network: data buckets of unknown
+ * length (pipes, sockets) are read here so they have one. */
+static apr_status_t dtp_out_filter(ap_filter_t *f, apr_bucket_brigade *bb)
+{
+    dtp_conn_t *cs = f->ctx;
+    apr_bucket *b;
+
+    for (b = APR_BRIGADE_FIRST(bb); b != APR_BRIGADE_SENTINEL(bb);
+         b = APR_BUCKET_NEXT(b)) {
+        if (APR_BUCKET_IS_METADATA(b)) {
+            continue;
+        }
+        if (b->length == (apr_size_t)-1) {
+            const char *data;
+            apr_size_t n;
+
+            if (apr_bucket_read(b, &data, &n, APR_BLOCK_READ) != APR_SUCCESS) {
+                break;
+            }
+        }
+        cs->bytes_out += b->length;
+    }
+    return ap_pass_brigade(f->next, bb);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Hooks                                                                     */
+/* ------------------------------------------------------------------------ */
+
+/* post_config (RUN_ALL), in the parent: find or create the shared id
+ * counters. They hang off the process pool, so they outlive graceful
+ * restarts (which unload and reload this module) and every child inherits
+ * them. */
+static int dtp_post_config(apr_pool_t *pconf, apr_pool_t *plog,
+                           apr_pool_t *ptemp, server_rec *s)
+{
+    apr_pool_t *pproc = s->process->pool;
+    apr_shm_t *shm = NULL;
+    void *data = NULL;
+    apr_status_t rv;
+
+    (void)pconf; (void)plog; (void)ptemp;
+    apr_pool_userdata_get(&data, dtp_ids_key, pproc);
+    if (data == NULL) {
+        rv = apr_shm_create(&shm, sizeof(dtp_ids_t), NULL, pproc);
+        if (rv == APR_SUCCESS) {
+            data = apr_shm_baseaddr_get(shm);
+            memset(data, 0, sizeof(dtp_ids_t));
+        }
+        else {
+            ap_log_error(APLOG_MARK, APLOG_WARNING, rv, s,
+                         "mod_dtprovider: no anonymous shared memory; "
+                         "ids are per process (pid in the top bits)");
+            data = &dtp_ids_local;
+        }
+        apr_pool_userdata_set(data, dtp_ids_key, apr_pool_cleanup_null,
+                              pproc);
+    }
+    dtp_ids = data;
+    return OK;
+}
+
+static DTP_COLD int dtp_pre_connection_traced(conn_rec *c)
+{
+    dtp_conn_t *cs;
+
+    if (c->master != NULL) {
+        return OK;              /* HTTP/2 secondary: not a client connection */
+    }
+    cs = dtp_conn_state(c, 1);
+    cs->start = apr_time_now();
+    cs->started = 1;
+    apr_pool_cleanup_register(c->pool, cs, dtp_conn_cleanup,
+                              apr_pool_cleanup_null);
+    if (HTTPD_CONN_DONE_ENABLED()) {
+        ap_add_input_filter_handle(dtp_in_filter_handle, cs, NULL, c);
+        ap_add_output_filter_handle(dtp_out_filter_handle, cs, NULL, c);
+    }
+    if (HTTPD_CONN_START_ENABLED()) {
+        HTTPD_CONN_START(cs->id, dtp_str(c->client_ip),
+                         c->client_addr ? (int)c->client_addr->port : 0,
+                         dtp_str(c->local_ip),
+                         c->local_addr ? (int)c->local_addr->port : 0);
+    }
+    return OK;
+}
+
+/* pre_connection (RUN_ALL, really first so every accepted connection is
+ * seen): conn-start, and the state conn-done needs. */
+static int dtp_pre_connection(conn_rec *c, void *csd)
+{
+    (void)csd;
+    if (DTP_UNLIKELY(HTTPD_CONN_START_ENABLED() || HTTPD_CONN_DONE_ENABLED())) {
+        return dtp_pre_connection_traced(c);
+    }
+    return OK;
+}
+
+/* pre_close_connection (RUN_ALL): conn-done before lingering close, so the
+ * duration is the client's; the pool cleanup covers connections that end
+ * without this hook. */
+static int dtp_pre_close_connection(conn_rec *c)
+{
+    if (DTP_UNLIKELY(HTTPD_CONN_DONE_ENABLED())) {
+        dtp_conn_t *cs = ap_get_module_config(c->conn_config,
+                                              &dtprovider_module);
+        if (cs != NULL && c->master == NULL) {
+            dtp_conn_done(cs);
+        }
+    }
+    return OK;
+}
+
+/* The id of the client connection a request is on: 0 when an HTTP/2
+ * request's primary connection was accepted before tracing began. */
+static apr_uint64_t dtp_request_conn_id(request_rec *r, dtp_conn_t **csp)
+{
+    conn_rec *c = dtp_client_conn(r->connection);
+    dtp_conn_t *cs = dtp_conn_state(c, c == r->connection);
+
+    *csp = cs;
+    return cs != NULL ? cs->id : 0;
+}
+
+static DTP_COLD int dtp_post_read_request_traced(request_rec *r)
+{
+    dtp_req_t *rs;
+    dtp_conn_t *cs;
+    apr_uint64_t conn_id;
+
+    if (r->prev != NULL || r->main != NULL) {
+        return DECLINED;        /* internal redirect or subrequest */
+    }
+    rs = apr_palloc(r->pool, sizeof(*rs));
+    rs->id = dtp_next_id(&dtp_ids->request);
+    rs->uri = dtp_str(r->uri);
+    ap_set_module_config(r->request_config, &dtprovider_module, rs);
+    if (HTTPD_REQUEST_START_ENABLED()) {
+        conn_id = dtp_request_conn_id(r, &cs);
+        HTTPD_REQUEST_START(rs->id, conn_id, dtp_str(r->method), rs->uri,
+                            dtp_str(r->useragent_ip),
+                            dtp_str(r->server->server_hostname));
+    }
+    return DECLINED;
+}
+
+/* post_read_request (RUN_ALL, really last so mod_remoteip has set
+ * r->useragent_ip): request-start, once per client request, and the id and
+ * uri request-done will report. */
+static int dtp_post_read_request(request_rec *r)
+{
+    if (DTP_UNLIKELY(HTTPD_REQUEST_START_ENABLED()
+                     || HTTPD_REQUEST_DONE_ENABLED())) {
+        return dtp_post_read_request_traced(r);
+    }
+    return DECLINED;
+}
+
+static DTP_COLD int dtp_log_transaction_traced(request_rec *r)
+{
+    struct httpd_request_info info;
+    const request_rec *last = r;
+    dtp_req_t *rs;
+    dtp_conn_t *cs;
+    conn_rec *c = r->connection;
+    apr_time_t now;
+
+    /* Counted whenever state exists, so conn-done's count holds even when
+     * only conn-done is traced. */
+    info.conn_id = dtp_request_conn_id(r, &cs);
+    if (cs != NULL) {
+        __atomic_add_fetch(&cs->requests, 1, __ATOMIC_RELAXED);
+    }
+    if (!HTTPD_REQUEST_DONE_ENABLED()) {
+        return DECLINED;
+    }
+
+    while (last->next != NULL) {    /* the status %>s logs */
+        last = last->next;
+    }
+    rs = ap_get_module_config(r->request_config, &dtprovider_module);
+    now = apr_time_now();
+
+    info.version = HTTPD_REQUEST_INFO_VERSION;
+    info.size = sizeof(info);
+    info.id = rs != NULL ? rs->id : dtp_next_id(&dtp_ids->request);
+    info.bytes_in = r->read_length > 0 ? (apr_uint64_t)r->read_length : 0;
+    info.bytes_out = r->bytes_sent > 0 ? (apr_uint64_t)r->bytes_sent : 0;
+    info.start_us = (apr_uint64_t)r->request_time;
+    info.latency_us = now > r->request_time
+                      ? (apr_uint64_t)(now - r->request_time) : 0;
+    info.status = last->status;
+    info.local_port = c->local_addr ? c->local_addr->port : 0;
+    info.peer_port = c->client_addr ? c->client_addr->port : 0;
+    info.method = (uintptr_t)dtp_str(r->method);
+    info.uri = (uintptr_t)(rs != NULL ? rs->uri : dtp_str(r->uri));
+    info.query = (uintptr_t)dtp_str(r->args);
+    info.protocol = (uintptr_t)dtp_str(r->protocol);
+    info.vhost = (uintptr_t)dtp_str(r->server->server_hostname);
+    info.handler = (uintptr_t)dtp_str(last->handler);
+    info.local_ip = (uintptr_t)dtp_str(c->local_ip);
+    info.peer_ip = (uintptr_t)dtp_str(c->client_ip);
+    info.useragent_ip = (uintptr_t)dtp_str(r->useragent_ip);
+    info.user_agent = (uintptr_t)dtp_str(apr_table_get(r->headers_in,
+                                                       "User-Agent"));
+
+    HTTPD_REQUEST_DONE(info.id, info.status, info.latency_us,
+                       (const char *)(uintptr_t)info.method,
+                       (const char *)(uintptr_t)info.uri, &info);
+    return DECLINED;
+}
+
+/* log_transaction (RUN_ALL, really first so no logger can cut it off):
+ * request-done, once per access-log line; also counts the request on its
+ * connection for conn-done. */
+static int dtp_log_transaction(request_rec *r)
+{
+    if (DTP_UNLIKELY(HTTPD_REQUEST_DONE_ENABLED() || HTTPD_CONN_DONE_ENABLED())) {
+        return dtp_log_transaction_traced(r);
+    }
+    return DECLINED;
+}
+
+static void dtp_register_hooks(apr_pool_t *p)
+{
+    (void)p;
+    ap_hook_post_config(dtp_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_pre_connection(dtp_pre_connection, NULL, NULL,
+                           APR_HOOK_REALLY_FIRST);
+    ap_hook_pre_close_connection(dtp_pre_close_connection, NULL, NULL,
+                                 APR_HOOK_MIDDLE);
+    ap_hook_post_read_request(dtp_post_read_request, NULL, NULL,
+                              APR_HOOK_REALLY_LAST);
+    ap_hook_log_transaction(dtp_log_transaction, NULL, NULL,
+                            APR_HOOK_REALLY_FIRST);
+    dtp_in_filter_handle = ap_register_input_filter("DTPROVIDER_IN",
+        dtp_in_filter, NULL, AP_FTYPE_NETWORK - 1);
+    dtp_out_filter_handle = ap_register_output_filter("DTPROVIDER_OUT",
+        dtp_out_filter, NULL, AP_FTYPE_NETWORK - 1);
+}
+
+AP_DECLARE_MODULE(dtprovider) = {
+    STANDARD20_MODULE_STUFF,
+    NULL,                       /* per-directory config creator */
+    NULL,                       /* dir config merger */
+    NULL,                       /* server config creator */
+    NULL,                       /* server config merger */
+    NULL,                       /* command table */
+    dtp_register_hooks,         /* set up other request processing hooks */
+    AP_MODULE_FLAG_NONE
+};

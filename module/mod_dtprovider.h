@@ -1,0 +1,50 @@
+/*
+ * mod_dtprovider.h - the public ABI of mod_dtprovider's probes.
+ *
+ * The httpd:::request-done probe passes, as its last argument, the address of
+ * a struct httpd_request_info in the traced process. This header describes
+ * that struct. It is included by the module, by httpdtrace's BPF programs
+ * (where libc's types do not exist, hence the plain C types) and by anyone
+ * writing their own consumer.
+ *
+ * The layout is the same on every ABI: integers are fixed-size and string
+ * fields are 64-bit addresses of NUL-terminated strings in the traced
+ * process (never NULL: a missing value is the empty string).
+ *
+ * Versioning rule: fields are never removed, resized or reordered. New
+ * fields are appended, HTTPD_REQUEST_INFO_VERSION is incremented and `size`
+ * grows. A consumer reads `version` (or `size`) and ignores what it does not
+ * know; a field it knows is present when version >= the version that added
+ * it. docs/probes.md is the prose form of this contract.
+ */
+#ifndef MOD_DTPROVIDER_H
+#define MOD_DTPROVIDER_H
+
+#define HTTPD_REQUEST_INFO_VERSION 1
+
+struct httpd_request_info {
+    /* version 1 */
+    unsigned int version;        /*   0: HTTPD_REQUEST_INFO_VERSION */
+    unsigned int size;           /*   4: sizeof(struct httpd_request_info) */
+    unsigned long long id;       /*   8: request id, as in arg0 */
+    unsigned long long conn_id;  /*  16: client connection id (0: unknown) */
+    unsigned long long bytes_in; /*  24: request body bytes read */
+    unsigned long long bytes_out;/*  32: response body bytes sent (%B) */
+    unsigned long long start_us; /*  40: request line read, µs since epoch */
+    unsigned long long latency_us; /* 48: as arg2 (%D) */
+    int status;                  /*  56: final status, as arg1 (%>s) */
+    unsigned short local_port;   /*  60: server port of the connection */
+    unsigned short peer_port;    /*  62: client port of the connection */
+    unsigned long long method;   /*  64: "GET" ... */
+    unsigned long long uri;      /*  72: path, without query string */
+    unsigned long long query;    /*  80: query string without '?' */
+    unsigned long long protocol; /*  88: "HTTP/1.1", "HTTP/2.0" ... */
+    unsigned long long vhost;    /*  96: ServerName of the virtual host */
+    unsigned long long handler;  /* 104: handler of the final request */
+    unsigned long long local_ip; /* 112: server address of the connection */
+    unsigned long long peer_ip;  /* 120: client address of the connection */
+    unsigned long long useragent_ip; /* 128: client as mod_remoteip says */
+    unsigned long long user_agent;   /* 136: User-Agent request header */
+};                               /* 144 bytes */
+
+#endif /* MOD_DTPROVIDER_H */
