@@ -26,6 +26,18 @@ WARN      := -Wall -Wextra -Werror
 MOD_CFLAGS = -O2 -g -fPIC -fstack-protector-strong $(WARN) $(AP_CPPFLAGS) \
              -I$(BUILD) -Imodule -MMD -MP
 
+# Probe sites are 5-byte nops on x86-64 (module/sdt_nop5.h): the kernel's
+# optimized uprobe enters them with a call, which writes below the stack
+# pointer, so code holding them keeps nothing in the red zone.
+# `make SDT_NOP1=1` keeps sys/sdt.h's 1-byte nop sites instead.
+SDT_NOP1  ?=
+ifneq ($(SDT_NOP1),)
+SDT_CFLAGS := -DDTP_SDT_NOP1
+else ifeq ($(shell $(CC) -dumpmachine 2>/dev/null | cut -d- -f1),x86_64)
+SDT_CFLAGS := -mno-red-zone
+endif
+MOD_CFLAGS += $(SDT_CFLAGS)
+
 MODULE    := $(BUILD)/mod_dtprovider.so
 
 .PHONY: all module tools check check-deps unit integration install clean
@@ -60,7 +72,7 @@ endif
 $(MODULE): $(BUILD)/mod_dtprovider.o $(BUILD)/httpd_provider.o
 	$(CC) -shared -o $@ $^
 ifeq ($(OS),Linux)
-	module/check-probes.sh $@ module/httpd_provider.d
+	DTP_SDT_NOP1=$(SDT_NOP1) module/check-probes.sh $@ module/httpd_provider.d
 endif
 
 -include $(wildcard $(BUILD)/*.d)

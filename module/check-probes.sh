@@ -15,4 +15,19 @@ for p in $probes; do
         exit 1
     fi
 done
-echo "check-probes: $(echo $probes | wc -w) probes with semaphores in $so"
+# On x86-64 every site must be the 5-byte nop the kernel's uprobe optimizer
+# accepts (module/sdt_nop5.h), inside one page; unless built -DDTP_SDT_NOP1.
+sites=""
+if readelf -h "$so" | grep -q 'Machine:.*X86-64' && [ -z "${DTP_SDT_NOP1:-}" ]; then
+    for loc in $(printf '%s\n' "$notes" | sed -n 's/.*Location: \(0x[0-9a-f]*\),.*/\1/p'); do
+        bytes=$(objdump -d --start-address=$((loc)) --stop-address=$((loc + 5)) "$so" |
+                sed -n 's/^ *[0-9a-f]*:\t\([0-9a-f ]*\)\t.*/\1/p' | head -1 | tr -d ' ')
+        if [ "$bytes" != 0f1f440000 ] || [ $((loc % 4096)) -gt 4091 ]; then
+            echo "check-probes: probe site $loc in $so is '$bytes', not the optimizable nop5 0f1f440000 within a page" >&2
+            exit 1
+        fi
+        sites=$((${sites:-0} + 1))
+    done
+    sites=", $sites sites are 5-byte nops"
+fi
+echo "check-probes: $(echo $probes | wc -w) probes with semaphores in $so$sites"

@@ -61,6 +61,7 @@
 #undef _DTRACE_VERSION
 #define _DTRACE_VERSION 1
 #include "httpd_provider.h"
+#include "sdt_nop5.h"           /* probe sites on the fast uprobe path */
 
 #include "mod_dtprovider.h"
 
