@@ -40,7 +40,8 @@ MOD_CFLAGS += $(SDT_CFLAGS)
 
 MODULE    := $(BUILD)/mod_dtprovider.so
 
-.PHONY: all module tools check check-deps unit integration install clean
+.PHONY: all module tools check check-deps unit integration install clean \
+        bench bench-build bench-smoke
 all: module
 
 tools:
@@ -86,6 +87,7 @@ check: check-deps
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) integration
+	$(MAKE) bench-smoke
 
 check-deps:
 	tests/install-deps.sh
@@ -95,6 +97,32 @@ unit:
 
 integration: all
 	$(PYTEST) -ra tests/integration
+
+# ---------------------------------------------------------------------------
+# Benchmark (bench/bench.py says what it measures)
+# ---------------------------------------------------------------------------
+# probe-hit fires request-done as the module does; probe-hit-nop1 is the
+# same with sys/sdt.h's 1-byte nop site, to measure the 5-byte site's gain.
+BENCH_CFLAGS = -O2 -g $(WARN) -I$(BUILD) -Imodule
+BENCH_BINS   := $(BUILD)/bench/probe-hit $(BUILD)/bench/probe-hit-nop1
+
+$(BUILD)/bench/probe-hit: bench/probe-hit.c module/sdt_nop5.h $(BUILD)/httpd_provider.o
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) $(SDT_CFLAGS) $< $(BUILD)/httpd_provider.o -o $@
+
+$(BUILD)/bench/probe-hit-nop1: bench/probe-hit.c $(BUILD)/httpd_provider.o
+	@mkdir -p $(@D)
+	$(CC) $(BENCH_CFLAGS) $(SDT_CFLAGS) -DDTP_SDT_NOP1 $< $(BUILD)/httpd_provider.o -o $@
+
+bench-build: all $(BENCH_BINS)
+
+# The full run (a few minutes) writes bench/RESULTS.md; the smoke run (about
+# a minute, part of check) only proves every row is still produced.
+bench: bench-build
+	/usr/bin/python3 bench/bench.py
+
+bench-smoke: bench-build
+	/usr/bin/python3 bench/bench.py --smoke
 
 # ---------------------------------------------------------------------------
 # Install

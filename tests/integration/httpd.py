@@ -50,6 +50,13 @@ class Httpd:
     config text appended to the generated httpd.conf; `module` False starts
     it without mod_dtprovider."""
 
+    # Set on an instance before start() (bench/bench.py does): no access log;
+    # one process (-X, no children: callgrind sees every request); a command
+    # to run apache2 under (valgrind ...).
+    log_requests = True
+    one_process = False
+    wrapper = ()
+
     def __init__(self, root, mpm="event", extra="", module=MODULE, servername="test.local"):
         self.root = str(root)
         self.mpm = mpm
@@ -130,7 +137,7 @@ class Httpd:
             "ErrorLog %s" % self.error_log,
             "LogLevel warn",
             'LogFormat "%s" tests' % LOG_FORMAT,
-            "CustomLog %s tests" % self.access_log,
+            "CustomLog %s tests" % self.access_log if self.log_requests else "",
             "StartServers 2",
         ]
         if self.mpm in ("event", "worker"):
@@ -145,7 +152,10 @@ class Httpd:
         self.write_docs()
         with open(self.conf, "w") as f:
             f.write(self.config_text())
-        self.proc = subprocess.Popen(["apache2", "-f", self.conf, "-DFOREGROUND"],
+        cmd = list(self.wrapper) + ["apache2", "-f", self.conf, "-DFOREGROUND"]
+        if self.one_process:
+            cmd.append("-X")
+        self.proc = subprocess.Popen(cmd,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                      # prefork signals its whole process group on stop
                                      start_new_session=True)
@@ -159,7 +169,7 @@ class Httpd:
                 raise RuntimeError("apache2 exited %s: %s\n%s" % (
                     self.proc.returncode, self.proc.stderr.read().decode(errors="replace"),
                     self.read_error_log()))
-            if self.children() and self._accepts():
+            if (self.one_process or self.children()) and self._accepts():
                 return
             time.sleep(0.05)
         raise RuntimeError("apache2 did not come up on port %d:\n%s" % (

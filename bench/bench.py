@@ -1,0 +1,797 @@
+#!/usr/bin/python3
+"""bench.py: what mod_dtprovider costs, measured side by side (`make bench`).
+
+Four measurements, each against its own baseline taken in the same run:
+
+  throughput  Apache instances that differ in one thing (no module; module
+              idle; module traced by each httpdtrace subcommand; access log on)
+              driven by wrk on loopback in alternating rounds; per round, each
+              configuration's req/s divided by "no module" in that round.
+  callgrind   instructions per request the idle module adds (whole Apache in
+              one process under callgrind, difference between two request
+              counts, module vs no module) and per hook (inclusive counts of
+              the module's hook functions).
+  probe hit   bench/probe-hit.c fires request-done as the module does, untraced
+              and under a counting bpftrace, against a bare uprobe on a 5-byte
+              nop (the kernel's floor) and the 1-byte nop site of sys/sdt.h.
+  footprint   each httpdtrace subcommand's own CPU share and RSS while Apache
+              serves a held rate (wrk connections that each pause 1 ms between
+              requests; the achieved rate is reported).
+
+It writes a Markdown report (bench/RESULTS.md by default) with the machine,
+versions, tables and, for each target of the issue, met or missed and why.
+`--smoke` runs everything briefly, writes the report under build/bench/ and
+checks that every row was produced (no figure is asserted); it ends with
+`N passed, N failed`. A httpdtrace subcommand that does not exist yet (no
+src/<sub>.c and no binary) is reported as "not built yet", never faked.
+
+Every Apache and tracer started here is stopped on the way out, errors and
+signals included. Needs root (tracing), apache2, wrk, valgrind, bpftrace.
+"""
+import argparse
+import http.client
+import os
+import platform
+import pwd
+import re
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(HERE)
+sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
+from httpd import BUILD, MODULE, Httpd  # noqa: E402
+
+HTTPDTRACE = os.path.join(BUILD, "httpdtrace")
+PROBE_HIT = os.path.join(BUILD, "bench", "probe-hit")
+PROBE_HIT_NOP1 = os.path.join(BUILD, "bench", "probe-hit-nop1")
+PATH = "/static.html"           # 406 bytes, as in the field notes
+TICK = os.sysconf("SC_CLK_TCK")
+NOT_BUILT = "not built yet"
+
+# Sizes: the full bench, and the smoke run of `make check`.
+PROFILES = {
+    "full": dict(rounds=6, seconds=3, warmup=2, threads=2, conns=16,
+                 hold_seconds=10, hold_rate=10000, cg_requests=(300, 2300),
+                 hit_n=300000, hit_reps=5),
+    "smoke": dict(rounds=2, seconds=1, warmup=1, threads=2, conns=8,
+                  hold_seconds=2, hold_rate=2000, cg_requests=(20, 120),
+                  hit_n=20000, hit_reps=1),
+}
+
+# The throughput configurations: name, label, module loaded, access log on,
+# httpdtrace subcommand attached (None: untraced). "base" comes first.
+CONFIGS = [
+    ("base", "no module", False, False, None),
+    ("idle", "module loaded, idle", True, False, None),
+    ("latency", "traced: httpdtrace latency", True, False, "latency"),
+    ("requests", "traced: httpdtrace requests -j > /dev/null", True, False, "requests"),
+    ("top", "traced: httpdtrace top -b", True, False, "top"),
+    ("accesslog", "access log on, no module", False, True, None),
+]
+
+# How each subcommand is run (module path appended as -m PATH).
+TOOL_ARGS = {
+    "latency": ["latency", "1"],
+    "requests": ["requests", "-j"],
+    "top": ["top", "-b"],
+}
+
+HOOKS = ["dtp_pre_connection", "dtp_post_read_request", "dtp_log_transaction",
+         "dtp_pre_close_connection"]
+
+
+# ---------------------------------------------------------------------------
+# Processes
+# ---------------------------------------------------------------------------
+
+def proc_cpu(pid):
+    """utime + stime of a process in seconds, 0 if it is gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / TICK
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def proc_mem_kb(pid):
+    """(VmRSS, VmHWM) of a process in kB."""
+    out = {}
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                k, _, v = line.partition(":")
+                if k in ("VmRSS", "VmHWM"):
+                    out[k] = int(v.split()[0])
+    except OSError:
+        pass
+    return out.get("VmRSS", 0), out.get("VmHWM", 0)
+
+
+def stop_process(proc, sig=signal.SIGINT, timeout=10):
+    """Stop a process this script started: sig, then SIGKILL."""
+    if proc is None or proc.poll() is not None:
+        return
+    try:
+        proc.send_signal(sig)
+        proc.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(timeout=5)
+
+
+def tool_status(sub):
+    """None if `httpdtrace SUB` can run; NOT_BUILT while neither its source
+    nor the binary has it (it is being written); an error string if the
+    source has it but the build does not (a real failure)."""
+    known = False
+    if os.access(HTTPDTRACE, os.X_OK):
+        r = subprocess.run([HTTPDTRACE, sub, "--help"], stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL, timeout=20)
+        known = r.returncode == 0
+    if known:
+        return None
+    if os.path.exists(os.path.join(REPO, "src", sub + ".c")):
+        return "src/%s.c exists but %s has no '%s' (run make)" % (sub, HTTPDTRACE, sub)
+    return NOT_BUILT
+
+
+def semaphores(so):
+    """Virtual addresses of the probes' semaphores in a module file."""
+    out = subprocess.run(["readelf", "-n", so], capture_output=True, text=True).stdout
+    return [int(a, 16) for a in re.findall(r"Semaphore: (0x[0-9a-f]+)", out) if int(a, 16)]
+
+
+def module_state(pid, so):
+    """(any probe enabled, [uprobes-trampoline] mapped) in process pid, for
+    module file so: reads its semaphores from /proc/pid/mem."""
+    base, tramp = None, False
+    try:
+        with open("/proc/%d/maps" % pid) as f:
+            for line in f:
+                parts = line.split()
+                if base is None and len(parts) >= 6 and os.path.realpath(parts[5]) == so:
+                    base = int(parts[0].split("-")[0], 16) - int(parts[2], 16)
+                tramp = tramp or line.rstrip().endswith("[uprobes-trampoline]")
+        if base is None:
+            return False, tramp
+        with open("/proc/%d/mem" % pid, "rb") as m:
+            for addr in semaphores(so):
+                m.seek(base + addr)
+                if int.from_bytes(m.read(2), "little"):
+                    return True, tramp
+    except OSError:
+        pass
+    return False, tramp
+
+
+class Tracer:
+    """One httpdtrace subcommand attached to one Apache's module copy."""
+
+    def __init__(self, sub, so, workdir):
+        self.sub, self.so = sub, so
+        self.err_path = os.path.join(workdir, "%s.stderr" % sub)
+        self.out_path = os.path.join(workdir, "%s.stdout" % sub)
+        self.proc = None
+
+    def start(self, httpd, timeout=30):
+        out = subprocess.DEVNULL if self.sub == "requests" else open(self.out_path, "w")
+        with open(self.err_path, "w") as err:
+            self.proc = subprocess.Popen([HTTPDTRACE] + TOOL_ARGS[self.sub] + ["-m", self.so],
+                                         stdout=out, stderr=err, start_new_session=True)
+        if out is not subprocess.DEVNULL:
+            out.close()
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("httpdtrace %s exited %s: %s" % (
+                    self.sub, self.proc.returncode, self.stderr().strip()[-500:]))
+            if any(module_state(p, self.so)[0] for p in httpd.children()):
+                return self
+            time.sleep(0.1)
+        raise RuntimeError("httpdtrace %s did not enable any probe in %ds" % (self.sub, timeout))
+
+    def stderr(self):
+        try:
+            with open(self.err_path) as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def drops(self):
+        """Events the tool reported dropped (stderr), or None if it said
+        nothing about drops."""
+        found = [int(a or b) for a, b in re.findall(
+            r"\bdrop\w*\D{0,30}?(\d+)|(\d+)[^\d\n]{0,30}?\bdrop", self.stderr(), re.I)]
+        return max(found) if found else None
+
+    def stop(self):
+        stop_process(self.proc)
+
+
+# ---------------------------------------------------------------------------
+# Load
+# ---------------------------------------------------------------------------
+
+def wrk(port, seconds, conns, threads, script=None):
+    """One wrk run on loopback: dict(rps, requests, errors)."""
+    cmd = ["wrk", "-t%d" % min(threads, conns), "-c%d" % conns, "-d%ds" % seconds]
+    if script:
+        cmd += ["-s", script]
+    cmd.append("http://127.0.0.1:%d%s" % (port, PATH))
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60).stdout
+    rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    total = re.search(r"(\d+) requests in", out)
+    errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
+    errors += sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    if not rps or not total:
+        raise RuntimeError("wrk printed no rate:\n" + out)
+    return dict(rps=float(rps.group(1)), requests=int(total.group(1)), errors=errors)
+
+
+def send_requests(port, n):
+    """n GET requests on keep-alive connections (a new one whenever Apache
+    closes), each checked for 200."""
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        for _ in range(n):
+            conn.request("GET", PATH)
+            resp = conn.getresponse()
+            resp.read()
+            if resp.status != 200:
+                raise RuntimeError("GET %s: %d" % (PATH, resp.status))
+            if resp.getheader("Connection", "").lower() == "close":
+                conn.close()
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    finally:
+        conn.close()
+
+
+def apache_cpu(h):
+    return sum(proc_cpu(p) for p in h.pids())
+
+
+def machine_busy(seconds=1.0):
+    """Fraction of all CPUs busy over `seconds`, from /proc/stat."""
+    def sample():
+        with open("/proc/stat") as f:
+            v = [int(x) for x in f.readline().split()[1:]]
+        return sum(v), v[3] + v[4]
+    t0, i0 = sample()
+    time.sleep(seconds)
+    t1, i1 = sample()
+    return 1.0 - (i1 - i0) / max(1, t1 - t0)
+
+
+# ---------------------------------------------------------------------------
+# The measurements
+# ---------------------------------------------------------------------------
+
+class Bench:
+    def __init__(self, profile, workdir):
+        self.p = PROFILES[profile]
+        self.profile = profile
+        self.workdir = workdir
+        self.httpds = {}
+        self.tracers = {}
+        self.status = {}            # config -> None or why it has no figures
+        self.results = {}
+
+    # -- instances ------------------------------------------------------------
+    def new_httpd(self, name, module, log_requests, **attrs):
+        root = os.path.join(self.workdir, name)
+        os.makedirs(root, exist_ok=True)
+        os.chmod(root, 0o755)
+        so = False
+        if module:
+            # Its own copy of the module: a tracer attaches by file, so the
+            # idle instance and the other tracers' instances stay untraced.
+            so = os.path.join(self.workdir, "mod_dtprovider-%s.so" % name)
+            shutil.copy(MODULE, so)
+            os.chmod(so, 0o755)
+        h = Httpd(root, module=so)
+        h.log_requests = log_requests
+        for k, v in attrs.items():
+            setattr(h, k, v)
+        return h
+
+    def start_instances(self):
+        for name, _, module, log, tool in CONFIGS:
+            if tool:
+                self.status[name] = tool_status(tool)
+                if self.status[name]:
+                    continue
+            h = self.new_httpd(name, module, log)
+            self.httpds[name] = h
+            h.start()
+            if tool:
+                self.tracers[name] = Tracer(tool, os.path.realpath(h.module),
+                                            self.workdir).start(h)
+            self.status.setdefault(name, None)
+
+    def stop_all(self):
+        for t in self.tracers.values():
+            t.stop()
+        for h in self.httpds.values():
+            h.stop()
+
+    # -- throughput -----------------------------------------------------------
+    def throughput(self):
+        p = self.p
+        names = [c[0] for c in CONFIGS if c[0] in self.httpds]
+        for n in names:                                     # warm-up
+            wrk(self.httpds[n].port, p["warmup"], p["conns"], p["threads"])
+        rounds = []
+        for r in range(p["rounds"]):
+            order = names if r % 2 == 0 else names[::-1]    # A B .. then .. B A
+            row = {}
+            for n in order:
+                h, t = self.httpds[n], self.tracers.get(n)
+                a0, t0 = apache_cpu(h), proc_cpu(t.proc.pid) if t else 0
+                res = wrk(h.port, p["seconds"], p["conns"], p["threads"])
+                a1, t1 = apache_cpu(h), proc_cpu(t.proc.pid) if t else 0
+                res["apache_us"] = (a1 - a0) * 1e6 / max(1, res["requests"])
+                res["tool_us"] = (t1 - t0) * 1e6 / max(1, res["requests"]) if t else None
+                row[n] = res
+            rounds.append(row)
+        self.results["rounds"] = rounds
+        self.results["optimized"] = {
+            n: any(module_state(pid, os.path.realpath(self.httpds[n].module))[1]
+                   for pid in self.httpds[n].children())
+            for n in names if self.tracers.get(n)}
+        self.results["drops"] = {n: t.drops() for n, t in self.tracers.items()}
+
+    def throughput_rows(self):
+        rounds = self.results.get("rounds", [])
+        rows = []
+        for name, label, _, _, _ in CONFIGS:
+            if self.status.get(name):
+                rows.append(dict(name=name, label=label, missing=self.status[name]))
+                continue
+            rps = [r[name]["rps"] for r in rounds]
+            ratios = [r[name]["rps"] / r["base"]["rps"] for r in rounds]
+            tool = [r[name]["tool_us"] for r in rounds if r[name]["tool_us"] is not None]
+            rows.append(dict(
+                name=name, label=label, rps=statistics.median(rps), lo=min(rps), hi=max(rps),
+                ratio=statistics.median(ratios), rlo=min(ratios), rhi=max(ratios),
+                apache_us=statistics.median(r[name]["apache_us"] for r in rounds),
+                tool_us=statistics.median(tool) if tool else None,
+                errors=sum(r[name]["errors"] for r in rounds)))
+        return rows
+
+    # -- callgrind ------------------------------------------------------------
+    def callgrind_run(self, name, module, n):
+        """Total instructions of a whole one-process Apache that served n
+        requests, and the callgrind file."""
+        out = os.path.join(self.workdir, "callgrind.%s.%d.out" % (name, n))
+        # Apache drops to www-data before callgrind writes its file.
+        open(out, "w").close()
+        os.chmod(out, 0o666)
+        www = pwd.getpwnam("www-data")
+        os.chown(out, www.pw_uid, www.pw_gid)
+        h = self.new_httpd("cg-%s-%d" % (name, n), module, False, one_process=True, wrapper=[
+            "valgrind", "--tool=callgrind", "--vgdb=no", "--compress-strings=no",
+            "--compress-pos=no", "--callgrind-out-file=" + out,
+            "--log-file=" + out + ".log"])
+        try:
+            h.start(timeout=300)
+            send_requests(h.port, n)
+            h.proc.send_signal(signal.SIGTERM)
+            h.proc.wait(timeout=300)
+        finally:
+            h.stop()
+        total, calls, incl = None, {}, {}
+        cfn, pending = None, None
+        with open(out) as f:
+            for line in f:
+                if pending:
+                    parts = line.split()
+                    incl[pending] = incl.get(pending, 0) + int(parts[1])
+                    pending = None
+                elif line.startswith("cfn="):
+                    cfn = line[4:].strip()
+                elif line.startswith("calls=") and cfn in HOOKS:
+                    calls[cfn] = calls.get(cfn, 0) + int(line[6:].split()[0])
+                    pending = cfn
+                elif line.startswith("summary:"):
+                    total = int(line.split()[1])
+        if total is None:
+            raise RuntimeError("no summary in " + out)
+        return total, {k: (calls[k], incl[k]) for k in calls}
+
+    def callgrind(self):
+        n1, n2 = self.p["cg_requests"]
+        res = {}
+        for name, module in (("base", False), ("idle", True)):
+            t1, _ = self.callgrind_run(name, module, n1)
+            t2, hooks = self.callgrind_run(name, module, n2)
+            res[name] = dict(per_request=(t2 - t1) / (n2 - n1), hooks=hooks)
+        res["added"] = res["idle"]["per_request"] - res["base"]["per_request"]
+        res["n"] = (n1, n2)
+        self.results["callgrind"] = res
+
+    # -- probe hit ------------------------------------------------------------
+    def probe_hit(self, binary, mode, traced):
+        cmd = [binary, mode, str(self.p["hit_n"])]
+        if traced:
+            probe = ("usdt:%s:httpd:request__done" % binary if mode == "usdt"
+                     else "uprobe:%s:probe_hit_bare_site" % binary)
+            cmd = ["bpftrace", "-e", "%s { @n = count(); }" % probe, "-c", " ".join(cmd)]
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        m = re.search(r"ns_per_hit=([\d.]+) cpu_ns_per_hit=([\d.]+)", r.stdout)
+        if not m:
+            raise RuntimeError("%s: %s %s" % (" ".join(cmd), r.stdout, r.stderr[-500:]))
+        count = re.search(r"@n: (\d+)", r.stdout)
+        return dict(wall=float(m.group(1)), cpu=float(m.group(2)),
+                    counted=int(count.group(1)) if count else (None if traced else 0))
+
+    HIT_ROWS = [
+        ("usdt5", "request-done, 5-byte nop site, untraced", PROBE_HIT, "usdt", False),
+        ("usdt1", "request-done, 1-byte nop site, untraced", PROBE_HIT_NOP1, "usdt", False),
+        ("floor", "bare uprobe on a 5-byte nop (kernel floor), traced", PROBE_HIT, "bare", True),
+        ("usdt5t", "request-done, 5-byte nop site, traced", PROBE_HIT, "usdt", True),
+        ("usdt1t", "request-done, 1-byte nop site, traced", PROBE_HIT_NOP1, "usdt", True),
+    ]
+
+    def probe_hits(self):
+        runs = {k[0]: [] for k in self.HIT_ROWS}
+        for rep in range(self.p["hit_reps"]):
+            rows = self.HIT_ROWS if rep % 2 == 0 else self.HIT_ROWS[::-1]
+            for key, _, binary, mode, traced in rows:
+                runs[key].append(self.probe_hit(binary, mode, traced))
+        self.results["hits"] = {
+            k: dict(wall=statistics.median(x["wall"] for x in v),
+                    cpu=statistics.median(x["cpu"] for x in v),
+                    counted=min((x["counted"] for x in v), key=lambda c: c or 0))
+            for k, v in runs.items()}
+
+    # -- footprint at a held rate ---------------------------------------------
+    def hold_rate(self, h, conns, seconds):
+        """wrk whose connections each wait 1 ms after every response."""
+        script = os.path.join(self.workdir, "pause.lua")
+        with open(script, "w") as f:
+            f.write("function delay()\n  return 1\nend\n")
+        return wrk(h.port, seconds, conns, self.p["threads"], script)
+
+    def footprint(self):
+        target, res = self.p["hold_rate"], {}
+        traced = [n for n in self.tracers]
+        if not traced:
+            self.results["footprint"] = res
+            return
+        # Calibrate the connection count on the first traced instance.
+        conns = 8
+        for _ in range(2):
+            got = self.hold_rate(self.httpds[traced[0]], conns, 2)["rps"]
+            conns = max(1, min(128, round(conns * target / max(1.0, got))))
+        for n in traced:
+            t = self.tracers[n]
+            c0, w0 = proc_cpu(t.proc.pid), time.time()
+            r = self.hold_rate(self.httpds[n], conns, self.p["hold_seconds"])
+            c1, w1 = proc_cpu(t.proc.pid), time.time()
+            rss, hwm = proc_mem_kb(t.proc.pid)
+            res[n] = dict(rate=r["rps"], conns=conns, cpu=(c1 - c0) / (w1 - w0),
+                          rss_kb=rss, hwm_kb=hwm)
+        self.results["footprint"] = res
+
+    def run(self):
+        self.results["busy_before"] = machine_busy()
+        self.results["load_before"] = os.getloadavg()
+        self.results["started"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+        t0 = time.time()
+        try:
+            self.start_instances()
+            self.throughput()
+            self.footprint()
+        finally:
+            self.stop_all()
+        self.callgrind()
+        self.probe_hits()
+        self.results["load_after"] = os.getloadavg()
+        self.results["elapsed"] = time.time() - t0
+
+
+# ---------------------------------------------------------------------------
+# The report
+# ---------------------------------------------------------------------------
+
+def cmd_out(cmd):
+    try:
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=20).stdout.strip()
+    except (OSError, subprocess.TimeoutExpired):
+        return ""
+
+
+def environment():
+    cpu = re.search(r"model name\s*:\s*(.*)", open("/proc/cpuinfo").read())
+    mem = re.search(r"MemTotal:\s*(\d+)", open("/proc/meminfo").read())
+    with open("/proc/kallsyms") as f:
+        opt = any(line.rstrip().endswith(" arch_uprobe_optimize") for line in f)
+    return [
+        ("machine", "%s, %d CPUs, %.0f GiB" % (cpu.group(1) if cpu else "?", os.cpu_count(),
+                                            int(mem.group(1)) / 2**20 if mem else 0)),
+        ("kernel", "%s %s (uprobe nop5 optimization: %s)" % (
+            platform.release(), platform.machine(), "yes" if opt else "no")),
+        ("Apache", cmd_out(["apache2", "-v"]).splitlines()[0].split(":", 1)[-1].strip()
+         if cmd_out(["apache2", "-v"]) else "?"),
+        ("libbpf", cmd_out(["dpkg-query", "-W", "-f=${Version}", "libbpf1"]) or "?"),
+        ("bpftrace", cmd_out(["bpftrace", "--version"]) or "?"),
+        ("wrk", (cmd_out(["dpkg-query", "-W", "-f=${Version}", "wrk"]) or "?")),
+        ("valgrind", cmd_out(["valgrind", "--version"]) or "?"),
+        ("compiler", (cmd_out(["cc", "--version"]).splitlines() or ["?"])[0]),
+    ]
+
+
+def fmt(v, spec="%.0f"):
+    return NOT_BUILT if v is None else spec % v
+
+
+def verdict(ok, why=""):
+    return "met" if ok else "**missed**" + (": " + why if why else "")
+
+
+def targets(b, rows):
+    """(target, measured, verdict) for each target of the issue."""
+    out, by = [], {r["name"]: r for r in rows}
+    cg, hits = b.results["callgrind"], b.results["hits"]
+    busy = b.results["busy_before"] > 0.10 or b.results["load_before"][0] > 0.5
+
+    added = cg["added"]
+    out.append(("idle: ≤ 30 added instructions per request", "%.1f" % added, verdict(
+        added <= 30, "the four hooks' is-enabled tests are counted per hook below; what "
+        "remains is Apache's hook dispatch calling into the module (four indirect calls a "
+        "request), which only fewer hooks on the idle path would remove")))
+
+    floor, usdt = hits["floor"]["cpu"], hits["usdt5t"]["cpu"]
+    ratio = usdt / floor
+    out.append(("traced hit ≤ 1.05 × bare optimized uprobe",
+                "%.0f ns vs %.0f ns: %.2f×" % (usdt, floor, ratio), verdict(
+                    ratio <= 1.05, "both sites take the same optimized path (call into "
+                    "[uprobes-trampoline], uprobe syscall, BPF program); the USDT hit adds "
+                    "bpftrace's USDT argument plumbing and the semaphore test. At a few "
+                    "percent this is within the spread of repeated runs on a busy machine; "
+                    "re-run quietly before acting")))
+
+    def ratio_target(name, goal, what):
+        r = by.get(name)
+        if not r or r.get("missing"):
+            return ("req/s ratio %s ≥ %.2f" % (what, goal), r["missing"] if r else "?",
+                    "not measured: httpdtrace has no such subcommand yet")
+        ok = r["ratio"] >= goal
+        why = ""
+        if not ok and r["rhi"] >= goal:
+            why = ("per-round ratios span %.3f–%.3f, which includes the target: not resolved "
+                   "on this machine%s" % (r["rlo"], r["rhi"], " (loaded by other work)"
+                                          if busy else ""))
+        elif not ok:
+            why = ("every round is below the target; Apache spends %.1f µs of CPU a request "
+                   "here vs %.1f µs without the module: the tracing work per request "
+                   "(probe hits, BPF, the tool) must shrink" % (r["apache_us"],
+                                                                by["base"]["apache_us"]))
+        return ("req/s ratio %s ≥ %.2f" % (what, goal), "%.3f (rounds %.3f–%.3f)" % (
+            r["ratio"], r["rlo"], r["rhi"]), verdict(ok, why))
+
+    out.append(ratio_target("idle", 0.99, "idle"))
+    out.append(ratio_target("latency", 0.97, "latency-traced"))
+    out.append(ratio_target("requests", 0.95, "requests-streamed"))
+
+    drops = b.results.get("drops", {}).get("requests")
+    if by["requests"].get("missing"):
+        out.append(("0 drops at the highest rate", by["requests"]["missing"],
+                    "not measured: httpdtrace requests does not exist yet"))
+    elif drops is None:
+        out.append(("0 drops at the highest rate", "the tool reported no drop count",
+                    "**unknown**: httpdtrace requests printed nothing about drops on stderr"))
+    else:
+        out.append(("0 drops at the highest rate", "%d dropped at %.0f req/s" % (
+            drops, by["requests"]["rps"]), verdict(drops == 0, "the ring buffer overflowed "
+                                                    "between drains: a larger buffer or "
+                                                    "shorter drain interval would close it")))
+
+    fp = b.results.get("footprint", {}).get("top")
+    if not fp:
+        out.append(("top < 2 % of a core and < 20 MB RSS at 10k req/s",
+                    by["top"].get("missing", "?"), "not measured: httpdtrace top does not "
+                    "exist yet"))
+    else:
+        ok = fp["cpu"] < 0.02 and fp["hwm_kb"] < 20 * 1024
+        why = []
+        if fp["cpu"] >= 0.02:
+            why.append("CPU %.1f %%: per-request work in the tool's user-space loop" %
+                       (fp["cpu"] * 100))
+        if fp["hwm_kb"] >= 20 * 1024:
+            why.append("peak RSS %.1f MB: map and buffer sizes" % (fp["hwm_kb"] / 1024))
+        if fp["rate"] < 0.9 * 10000:
+            why.append("held rate was %.0f req/s, not 10k" % fp["rate"])
+        out.append(("top < 2 % of a core and < 20 MB RSS at 10k req/s",
+                    "%.2f %% CPU, %.1f MB RSS (peak %.1f MB) at %.0f req/s" % (
+                        fp["cpu"] * 100, fp["rss_kb"] / 1024, fp["hwm_kb"] / 1024, fp["rate"]),
+                    verdict(ok and fp["rate"] >= 0.9 * 10000, "; ".join(why))))
+    return out
+
+
+def report(b):
+    r, p = b.results, b.p
+    rows = b.throughput_rows()
+    lines = ["# mod_dtprovider: overhead, measured side by side", "",
+             "Written by `make bench` (bench/bench.py, profile `%s`) on %s, in %.0f s." % (
+                 b.profile, r["started"], r["elapsed"]), ""]
+    busy = r["busy_before"] > 0.10 or r["load_before"][0] > 0.5
+    lines += ["| | |", "|---|---|"]
+    lines += ["| %s | %s |" % kv for kv in environment()]
+    lines += ["| load | load average %.2f before, %.2f after; CPUs %.0f %% busy just before "
+              "the run%s |" % (r["load_before"][0], r["load_after"][0], r["busy_before"] * 100,
+                               " — **figures taken on a loaded machine** (other work was "
+                               "running): re-run when it is quiet" if busy else ""), ""]
+
+    lines += ["## Throughput (wrk on loopback, %s)" % PATH, "",
+              "%d connections, %d threads, %d s a run; %d rounds after a warm-up, the "
+              "configurations alternating (forward, then backward). Ratio: req/s over \"no "
+              "module\" in the same round, median of the rounds. The access log is off except "
+              "in its own row, so the rows isolate the module." % (
+                  p["conns"], p["threads"], p["seconds"], p["rounds"]), "",
+              "| configuration | median req/s | min–max | ratio to no module (min–max) "
+              "| Apache CPU µs/req | tool CPU µs/req |",
+              "|---|---|---|---|---|---|"]
+    for row in rows:
+        if row.get("missing"):
+            lines.append("| %s | %s | | | | |" % (row["label"], row["missing"]))
+            continue
+        lines.append("| %s | %.0f | %.0f–%.0f | %.3f (%.3f–%.3f) | %.1f | %s |" % (
+            row["label"], row["rps"], row["lo"], row["hi"], row["ratio"], row["rlo"],
+            row["rhi"], row["apache_us"], "%.2f" % row["tool_us"] if row["tool_us"] is not None
+            else ""))
+    opt = r.get("optimized", {})
+    if opt:
+        lines += ["", "Probe sites optimized by the kernel in the traced instances "
+                  "([uprobes-trampoline] mapped): " + ", ".join(
+                      "%s %s" % (n, "yes" if v else "no") for n, v in opt.items()) + "."]
+    errs = sum(row.get("errors", 0) for row in rows)
+    lines += ["", "wrk errors or non-2xx responses over all runs: %d." % errs, ""]
+
+    cg = r["callgrind"]
+    lines += ["## Instructions (callgrind)", "",
+              "Whole Apache (`-X`, one process) under callgrind; instructions per request = "
+              "(total after %d requests − total after %d) / %d, so start-up and shut-down "
+              "cancel out." % (cg["n"][1], cg["n"][0], cg["n"][1] - cg["n"][0]), "",
+              "| | instructions |", "|---|---|",
+              "| per request, no module | %.0f |" % cg["base"]["per_request"],
+              "| per request, module loaded and idle | %.0f |" % cg["idle"]["per_request"],
+              "| **added by the idle module, per request** | **%.1f** |" % cg["added"], ""]
+    lines += ["| hook (idle) | calls | inclusive instructions per call |", "|---|---|---|"]
+    for hook in HOOKS:
+        calls, incl = cg["idle"]["hooks"].get(hook, (0, 0))
+        lines.append("| %s | %d | %s |" % (hook, calls, "%.1f" % (incl / calls) if calls
+                                           else "not called"))
+    lines.append("")
+
+    hits = r["hits"]
+    lines += ["## One probe hit (bench/probe-hit.c)", "",
+              "%d hits a run, median of %d alternating runs; traced = bpftrace counting "
+              "(`@n = count()`). CPU ns is the looping thread's CPU time per hit (it includes "
+              "the kernel's uprobe handling and excludes time other processes took); wall ns "
+              "is elapsed time." % (p["hit_n"], p["hit_reps"]), "",
+              "| site | CPU ns/hit | wall ns/hit | hits counted |", "|---|---|---|---|"]
+    for key, label, _, _, traced in b.HIT_ROWS:
+        h = hits[key]
+        lines.append("| %s | %.1f | %.1f | %s |" % (label, h["cpu"], h["wall"], h["counted"]
+                                                     if traced else "–"))
+    lines += ["", "The 5-byte site costs %.2f× the kernel's floor; the 1-byte site of "
+              "sys/sdt.h costs %.2f× the 5-byte one (the gain of module/sdt_nop5.h)." % (
+                  hits["usdt5t"]["cpu"] / hits["floor"]["cpu"],
+                  hits["usdt1t"]["cpu"] / hits["usdt5t"]["cpu"]), ""]
+
+    fp = r.get("footprint", {})
+    lines += ["## Tools' own footprint at a held rate", "",
+              "wrk connections that each pause 1 ms after every response, their number "
+              "calibrated for about %d req/s; the rate actually achieved is shown. CPU share "
+              "from /proc/PID/stat (utime+stime) over %d s; RSS and its peak from "
+              "/proc/PID/status." % (p["hold_rate"], p["hold_seconds"]), "",
+              "| tool | achieved req/s | CPU (% of a core) | RSS MB | peak RSS MB |",
+              "|---|---|---|---|---|"]
+    for name, label, _, _, tool in CONFIGS:
+        if not tool:
+            continue
+        f = fp.get(name)
+        if not f:
+            lines.append("| httpdtrace %s | %s | | | |" % (" ".join(TOOL_ARGS[tool]),
+                                                          b.status.get(name) or "?"))
+            continue
+        lines.append("| httpdtrace %s | %.0f | %.2f | %.1f | %.1f |" % (
+            " ".join(TOOL_ARGS[tool]), f["rate"], f["cpu"] * 100, f["rss_kb"] / 1024,
+            f["hwm_kb"] / 1024))
+    lines.append("")
+
+    lines += ["## Targets (issue 5)", "", "| target | measured | verdict |", "|---|---|---|"]
+    lines += ["| %s | %s | %s |" % t for t in targets(b, rows)]
+    lines.append("")
+    return "\n".join(lines), rows
+
+
+def smoke_checks(b, rows):
+    """(name, ok, detail) for every row the report must have."""
+    checks = []
+    for row in rows:
+        if row.get("missing"):
+            checks.append(("throughput: " + row["label"], row["missing"] == NOT_BUILT,
+                           row["missing"]))
+        else:
+            checks.append(("throughput: " + row["label"], row["rps"] > 0 and row["errors"] == 0,
+                           "%.0f req/s, %d errors" % (row["rps"], row["errors"])))
+    cg = b.results["callgrind"]
+    for name in ("base", "idle"):
+        checks.append(("callgrind per request: " + name, cg[name]["per_request"] > 0,
+                       "%.0f" % cg[name]["per_request"]))
+    for hook in HOOKS:
+        calls = cg["idle"]["hooks"].get(hook, (0, 0))[0]
+        checks.append(("callgrind hook: " + hook, calls > 0, "%d calls" % calls))
+    for key, label, _, _, traced in b.HIT_ROWS:
+        h = b.results["hits"][key]
+        ok = h["cpu"] > 0 and (not traced or h["counted"] == b.p["hit_n"])
+        checks.append(("probe hit: " + label, ok, "%.1f ns, counted %s" % (h["cpu"], h["counted"])))
+    for name, label, _, _, tool in CONFIGS:
+        if tool:
+            f = b.results.get("footprint", {}).get(name)
+            why = b.status.get(name)
+            checks.append(("footprint: " + tool, (f is not None and f["rate"] > 0)
+                           or why == NOT_BUILT, why or "%.0f req/s" % f["rate"]))
+    return checks
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--smoke", action="store_true", help="brief run that checks every row")
+    ap.add_argument("-o", "--output", help="report path (default bench/RESULTS.md, or "
+                    "build/bench/RESULTS-smoke.md with --smoke)")
+    args = ap.parse_args()
+    profile = "smoke" if args.smoke else "full"
+    output = args.output or (os.path.join(BUILD, "bench", "RESULTS-smoke.md") if args.smoke
+                             else os.path.join(HERE, "RESULTS.md"))
+    for tool in ("apache2", "wrk", "valgrind", "bpftrace"):
+        if not shutil.which(tool):
+            sys.exit("bench: %s is not installed (make check-deps)" % tool)
+    for f in (MODULE, PROBE_HIT, PROBE_HIT_NOP1):
+        if not os.path.exists(f):
+            sys.exit("bench: %s is missing; run make bench-build" % f)
+    if os.geteuid() != 0:
+        sys.exit("bench: tracing needs root")
+
+    # SIGTERM/SIGHUP end the run through the finally clauses (SIGINT already does).
+    def interrupted(signum, frame):
+        raise KeyboardInterrupt("signal %d" % signum)
+    signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGHUP, interrupted)
+
+    # Apache's children run as www-data: the work folder must be reachable.
+    workdir = tempfile.mkdtemp(prefix="dtp-bench-")
+    os.chmod(workdir, 0o755)
+    b = Bench(profile, workdir)
+    try:
+        b.run()
+        text, rows = report(b)
+    finally:
+        if not os.environ.get("BENCH_KEEP"):
+            shutil.rmtree(workdir, ignore_errors=True)
+    os.makedirs(os.path.dirname(output), exist_ok=True)
+    with open(output, "w") as f:
+        f.write(text)
+    print(text)
+    print("bench: wrote %s" % output)
+    if args.smoke:
+        checks = smoke_checks(b, rows)
+        for name, ok, detail in checks:
+            print("%s %s: %s" % ("ok  " if ok else "FAIL", name, detail))
+        failed = sum(1 for c in checks if not c[1])
+        print("%d passed, %d failed" % (len(checks) - failed, failed))
+        return 1 if failed else 0
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
