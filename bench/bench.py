@@ -57,11 +57,11 @@ NOT_BUILT = "not built yet"
 # Sizes: the full bench, and the smoke run of `make check`.
 PROFILES = {
     "full": dict(rounds=6, seconds=3, warmup=2, threads=2, conns=16,
-                 hold_seconds=10, hold_rate=10000, cg_requests=(300, 2300),
-                 hit_n=300000, hit_reps=5),
+                 hold_seconds=10, hold_rate=10000, cg_requests=(200, 1200),
+                 cg_reps=3, hit_n=300000, hit_reps=5),
     "smoke": dict(rounds=2, seconds=1, warmup=1, threads=2, conns=8,
-                  hold_seconds=2, hold_rate=2000, cg_requests=(20, 120),
-                  hit_n=20000, hit_reps=1),
+                  hold_seconds=2, hold_rate=2000, cg_requests=(10, 60),
+                  cg_reps=1, hit_n=20000, hit_reps=1),
 }
 
 # The throughput configurations: name, label, module loaded, access log on,
@@ -81,6 +81,16 @@ TOOL_ARGS = {
     "requests": ["requests", "-j"],
     "top": ["top", "-b"],
 }
+
+# Callgrind runs prefork: in one process (-X) it blocks in accept between
+# requests, where event's listener thread wakes on timers, so the count of a
+# run depends on the requests, not on how long valgrind took. The hooks cost
+# the same under every MPM.
+CALLGRIND_MPM = "prefork"
+# And the client waits before each request so that Apache, slowed down by
+# valgrind, is always already waiting for it: every request then takes the
+# same code path (no race between its read and the client's write).
+CALLGRIND_PAUSE = 0.003
 
 HOOKS = ["dtp_pre_connection", "dtp_post_read_request", "dtp_log_transaction",
          "dtp_pre_close_connection"]
@@ -235,12 +245,13 @@ def wrk(port, seconds, conns, threads, script=None):
     return dict(rps=float(rps.group(1)), requests=int(total.group(1)), errors=errors)
 
 
-def send_requests(port, n):
+def send_requests(port, n, pause=0.0):
     """n GET requests on keep-alive connections (a new one whenever Apache
-    closes), each checked for 200."""
+    closes), each checked for 200, `pause` seconds before each."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     try:
         for _ in range(n):
+            time.sleep(pause)
             conn.request("GET", PATH)
             resp = conn.getresponse()
             resp.read()
@@ -284,7 +295,7 @@ class Bench:
         self.results = {}
 
     # -- instances ------------------------------------------------------------
-    def new_httpd(self, name, module, log_requests, **attrs):
+    def new_httpd(self, name, module, log_requests, mpm="event", extra="", **attrs):
         root = os.path.join(self.workdir, name)
         os.makedirs(root, exist_ok=True)
         os.chmod(root, 0o755)
@@ -295,7 +306,7 @@ class Bench:
             so = os.path.join(self.workdir, "mod_dtprovider-%s.so" % name)
             shutil.copy(MODULE, so)
             os.chmod(so, 0o755)
-        h = Httpd(root, module=so)
+        h = Httpd(root, mpm=mpm, module=so, extra=extra)
         h.log_requests = log_requests
         for k, v in attrs.items():
             setattr(h, k, v)
@@ -307,7 +318,9 @@ class Bench:
                 self.status[name] = tool_status(tool)
                 if self.status[name]:
                     continue
-            h = self.new_httpd(name, module, log)
+            # Keep-alive connections are never closed by Apache: wrk counts
+            # each close as a read error.
+            h = self.new_httpd(name, module, log, extra="MaxKeepAliveRequests 0\n")
             self.httpds[name] = h
             h.start()
             if tool:
@@ -375,13 +388,14 @@ class Bench:
         os.chmod(out, 0o666)
         www = pwd.getpwnam("www-data")
         os.chown(out, www.pw_uid, www.pw_gid)
-        h = self.new_httpd("cg-%s-%d" % (name, n), module, False, one_process=True, wrapper=[
+        h = self.new_httpd("cg-%s-%d" % (name, n), module, False, mpm=CALLGRIND_MPM,
+                           one_process=True, wrapper=[
             "valgrind", "--tool=callgrind", "--vgdb=no", "--compress-strings=no",
             "--compress-pos=no", "--callgrind-out-file=" + out,
             "--log-file=" + out + ".log"])
         try:
             h.start(timeout=300)
-            send_requests(h.port, n)
+            send_requests(h.port, n, pause=CALLGRIND_PAUSE)
             h.proc.send_signal(signal.SIGTERM)
             h.proc.wait(timeout=300)
         finally:
@@ -406,14 +420,22 @@ class Bench:
         return total, {k: (calls[k], incl[k]) for k in calls}
 
     def callgrind(self):
+        """Per request: (total after n2 - total after n1) / (n2 - n1), for no
+        module and the idle module, cg_reps times; medians, and the spread of
+        the added figure over the repetitions."""
         n1, n2 = self.p["cg_requests"]
-        res = {}
-        for name, module in (("base", False), ("idle", True)):
-            t1, _ = self.callgrind_run(name, module, n1)
-            t2, hooks = self.callgrind_run(name, module, n2)
-            res[name] = dict(per_request=(t2 - t1) / (n2 - n1), hooks=hooks)
-        res["added"] = res["idle"]["per_request"] - res["base"]["per_request"]
-        res["n"] = (n1, n2)
+        per = {"base": [], "idle": []}
+        hooks = {}
+        for _ in range(self.p["cg_reps"]):
+            for name, module in (("base", False), ("idle", True)):
+                t1, _ = self.callgrind_run(name, module, n1)
+                t2, hooks[name] = self.callgrind_run(name, module, n2)
+                per[name].append((t2 - t1) / (n2 - n1))
+        added = [i - b for b, i in zip(per["base"], per["idle"])]
+        res = {name: dict(per_request=statistics.median(v), hooks=hooks[name])
+               for name, v in per.items()}
+        res.update(added=statistics.median(added), added_lo=min(added), added_hi=max(added),
+                   n=(n1, n2), reps=self.p["cg_reps"])
         self.results["callgrind"] = res
 
     # -- probe hit ------------------------------------------------------------
@@ -657,13 +679,19 @@ def report(b):
 
     cg = r["callgrind"]
     lines += ["## Instructions (callgrind)", "",
-              "Whole Apache (`-X`, one process) under callgrind; instructions per request = "
+              "Whole Apache (%s MPM, `-X`: one process) under callgrind; instructions per "
+              "request = "
               "(total after %d requests − total after %d) / %d, so start-up and shut-down "
-              "cancel out." % (cg["n"][1], cg["n"][0], cg["n"][1] - cg["n"][0]), "",
+              "cancel out; each request sent %.0f ms after the previous answer so every one "
+              "takes the same path; median of %d repetitions." % (
+                  CALLGRIND_MPM, cg["n"][1], cg["n"][0], cg["n"][1] - cg["n"][0],
+                  CALLGRIND_PAUSE * 1000, cg["reps"]),
+              "",
               "| | instructions |", "|---|---|",
               "| per request, no module | %.0f |" % cg["base"]["per_request"],
               "| per request, module loaded and idle | %.0f |" % cg["idle"]["per_request"],
-              "| **added by the idle module, per request** | **%.1f** |" % cg["added"], ""]
+              "| **added by the idle module, per request** | **%.1f** (repetitions: %.1f to "
+              "%.1f) |" % (cg["added"], cg["added_lo"], cg["added_hi"]), ""]
     lines += ["| hook (idle) | calls | inclusive instructions per call |", "|---|---|---|"]
     for hook in HOOKS:
         calls, incl = cg["idle"]["hooks"].get(hook, (0, 0))
