@@ -1,6 +1,6 @@
 # mod_dtprovider: static probes for Apache httpd, and the tools that read them.
 #
-#   make            build the module (and the tools) under $(BUILD)/
+#   make            build the module and httpdtrace under $(BUILD)/
 #   make check      install test dependencies (Debian), build, run every test
 #   make install    DESTDIR, PREFIX honoured; the module goes where apxs says
 #
@@ -42,9 +42,7 @@ MODULE    := $(BUILD)/mod_dtprovider.so
 
 .PHONY: all module tools check check-deps unit integration install clean \
         bench bench-build bench-smoke
-all: module
-
-tools:
+all: module tools
 
 # ---------------------------------------------------------------------------
 # The module
@@ -79,6 +77,61 @@ endif
 -include $(wildcard $(BUILD)/*.d)
 
 # ---------------------------------------------------------------------------
+# httpdtrace (src/): Debian's libbpf, clang for the BPF side, bpftool for
+# vmlinux.h and the skeletons. src/x.bpf.c becomes $(BUILD)/x.skel.h; every
+# other src/*.c is user space and linked into one binary.
+# ---------------------------------------------------------------------------
+CLANG     ?= clang
+BPFTOOL   ?= bpftool
+VMLINUX_BTF ?= /sys/kernel/btf/vmlinux
+ARCH      := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
+MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
+LIBBPF_CFLAGS := $(shell pkg-config --cflags libbpf 2>/dev/null)
+LIBBPF_LIBS   := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf) -lelf -lz
+
+TOOL      := $(BUILD)/httpdtrace
+TOOL_SRCS := $(filter-out %.bpf.c,$(wildcard src/*.c))
+TOOL_OBJS := $(patsubst src/%.c,$(BUILD)/src/%.o,$(TOOL_SRCS))
+SKELS     := $(patsubst src/%.bpf.c,$(BUILD)/%.skel.h,$(wildcard src/*.bpf.c))
+TOOL_CFLAGS = -O2 -g $(WARN) $(LIBBPF_CFLAGS) -I$(BUILD) -Isrc -Imodule -MMD -MP \
+              -DHTTPDTRACE_LIBEXECDIR='"$(AP_LIBEXECDIR)"'
+# BPF_USDT/BPF_PROG pass ctx and every probe argument whether used or not.
+BPF_CFLAGS = -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) $(WARN) -Wno-unused-function -Wno-unused-parameter \
+             $(if $(MULTIARCH),-I/usr/include/$(MULTIARCH)) -I$(BUILD) -Isrc -Imodule
+
+tools: $(TOOL)
+
+$(BUILD)/vmlinux.h: | $(BUILD)
+	$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@.tmp
+	mv $@.tmp $@
+
+# One rule per BPF program: compile, then generate its skeleton.
+$(BUILD)/%.skel.h: src/%.bpf.c $(BUILD)/vmlinux.h
+	$(CLANG) $(BPF_CFLAGS) -MMD -MP -MF $(BUILD)/$*.bpf.d -MT $@ -c $< -o $(BUILD)/$*.bpf.o
+	$(BPFTOOL) gen skeleton $(BUILD)/$*.bpf.o > $@.tmp
+	mv $@.tmp $@
+
+$(BUILD)/src:
+	mkdir -p $@
+
+# Skeletons first: until a first build, -MMD has not yet said who needs them.
+$(BUILD)/src/%.o: src/%.c | $(BUILD)/src $(SKELS)
+	$(CC) $(TOOL_CFLAGS) -c $< -o $@
+
+$(TOOL): $(TOOL_OBJS)
+	$(CC) -o $@ $^ $(LIBBPF_LIBS)
+
+-include $(wildcard $(BUILD)/src/*.d)
+
+# C unit tests of httpdtrace's pure helpers (no BPF, no root): one binary.
+UNIT_SRCS := $(wildcard tests/unit/*.c)
+UNIT_LIBS := $(BUILD)/src/hist.o $(BUILD)/src/fmt.o $(BUILD)/src/filter.o
+UNIT_BIN  := $(BUILD)/unit-tests
+
+$(UNIT_BIN): $(UNIT_SRCS) tests/unit/unit.h $(UNIT_LIBS)
+	$(CC) -O1 -g $(WARN) -Isrc -Itests/unit -o $@ $(UNIT_SRCS) $(UNIT_LIBS)
+
+# ---------------------------------------------------------------------------
 # Tests
 # ---------------------------------------------------------------------------
 # check-deps installs what the tests need on Debian (apt-get update first),
@@ -92,8 +145,8 @@ check: check-deps
 check-deps:
 	tests/install-deps.sh
 
-unit:
-	@echo "unit: no C unit tests yet"
+unit: $(UNIT_BIN)
+	$(UNIT_BIN)
 
 integration: all
 	$(PYTEST) -ra tests/integration
@@ -134,6 +187,9 @@ install: all
 	    > $(DESTDIR)$(AP_SYSCONFDIR)/mods-available/dtprovider.load
 	install -d $(DESTDIR)$(PREFIX)/include
 	install -m 644 module/mod_dtprovider.h $(DESTDIR)$(PREFIX)/include/
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8
+	install -m 755 $(TOOL) $(DESTDIR)$(PREFIX)/sbin/httpdtrace
+	install -m 644 docs/man/httpdtrace.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 
 clean:
 	rm -rf $(BUILD)

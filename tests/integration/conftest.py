@@ -11,6 +11,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from httpd import MODULE, Httpd  # noqa: E402
 from tracer import Bpftrace  # noqa: E402
+from httpdtrace import TOOL as HTTPDTRACE, Httpdtrace  # noqa: E402
 
 IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
 MPMS = ["event", "worker", "prefork"]
@@ -28,6 +29,8 @@ def tracing_unavailable():
         return "the kernel has no BTF (/sys/kernel/btf/vmlinux)"
     if not os.path.exists(MODULE):
         return "the module is not built (%s); run make" % MODULE
+    if not os.path.exists(HTTPDTRACE):
+        return "httpdtrace is not built (%s); run make" % HTTPDTRACE
     return None
 
 
@@ -82,3 +85,20 @@ def bpftrace(tracing):
         if t.proc and t.proc.poll() is None:
             t.proc.kill()
             t.proc.wait()
+
+
+@pytest.fixture
+def httpdtrace(tracing):
+    """Factory: httpdtrace(*args) starts `httpdtrace ARGS` and waits until it
+    has attached (see httpdtrace.py); any still running at the end of the
+    test is killed."""
+    started = []
+
+    def make(*args):
+        t = Httpdtrace(*args)
+        started.append(t)
+        return t.start()
+
+    yield make
+    for t in started:
+        t.kill()

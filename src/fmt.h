@@ -1,0 +1,31 @@
+/*
+ * fmt.h - output formatting shared by the subcommands: addresses, times,
+ * JSON strings. Pure functions (no BPF, no globals) so tests/unit reaches
+ * them.
+ */
+#ifndef FMT_H
+#define FMT_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+/* "ip:port", or "[ip]:port" when ip is IPv6 (has a ':'); "-" for port 0 and
+ * an empty ip. Truncates to fit len (always NUL-terminated). Returns buf. */
+char *fmt_addr(char *buf, size_t len, const char *ip, unsigned int port);
+
+/* Wall-clock time of `epoch_us` (µs since the epoch) as "HH:MM:SS.mmm" in
+ * local time (len >= 13). Returns buf. */
+char *fmt_clock(char *buf, size_t len, unsigned long long epoch_us);
+
+/* Seconds since `start_ns` at `now_ns` (both CLOCK_MONOTONIC) as "%.3f", the
+ * seed's TIME column. Returns buf. */
+char *fmt_elapsed(char *buf, size_t len, unsigned long long start_ns,
+		  unsigned long long now_ns);
+
+/* Write s as a JSON string, quotes included. Control characters, '"' and
+ * '\\' are escaped; valid UTF-8 passes through; a byte that is not part of
+ * valid UTF-8 (a raw byte a client sent) becomes \u00XX so the line stays
+ * valid JSON. */
+void fmt_json_str(FILE *f, const char *s);
+
+#endif /* FMT_H */

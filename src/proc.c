@@ -1,0 +1,166 @@
+/*
+ * proc.c - reading /proc: process list, parents, memory maps and memory (see
+ * proc.h). Lines of /proc/PID/maps look like
+ *   7f1c2a000000-7f1c2a004000 r--p 00000000 fd:01 1234   /path/file
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+#include "proc.h"
+
+int proc_each(int (*fn)(pid_t pid, void *ctx), void *ctx)
+{
+	DIR *d = opendir("/proc");
+	struct dirent *de;
+	int ret = 0;
+
+	if (!d)
+		return 0;
+	while (!ret && (de = readdir(d))) {
+		if (!isdigit((unsigned char)de->d_name[0]))
+			continue;
+		ret = fn((pid_t)atoi(de->d_name), ctx);
+	}
+	closedir(d);
+	return ret;
+}
+
+bool proc_exists(pid_t pid)
+{
+	char p[32];
+
+	snprintf(p, sizeof(p), "/proc/%d/stat", (int)pid);
+	return pid > 0 && access(p, F_OK) == 0;
+}
+
+pid_t proc_ppid(pid_t pid)
+{
+	char p[32], buf[512], *s;
+	FILE *f;
+	int ppid = -1;
+
+	snprintf(p, sizeof(p), "/proc/%d/stat", (int)pid);
+	f = fopen(p, "r");
+	if (!f)
+		return -1;
+	/* "pid (comm) state ppid ...": comm may hold spaces and ')' */
+	if (fgets(buf, sizeof(buf), f) && (s = strrchr(buf, ')')))
+		if (sscanf(s + 1, " %*c %d", &ppid) != 1)
+			ppid = -1;
+	fclose(f);
+	return ppid;
+}
+
+/* One parsed line of /proc/PID/maps. */
+struct maps_line {
+	unsigned long long start, end, off, ino;
+	unsigned int major, minor;
+	char *path; /* points into the line; "" for anonymous mappings */
+};
+
+static bool maps_parse(char *line, struct maps_line *m)
+{
+	int n = 0;
+
+	if (sscanf(line, "%llx-%llx %*s %llx %x:%x %llu %n", &m->start, &m->end, &m->off,
+		   &m->major, &m->minor, &m->ino, &n) < 6)
+		return false;
+	m->path = line + n;
+	m->path[strcspn(m->path, "\n")] = '\0';
+	return true;
+}
+
+static FILE *maps_open(pid_t pid)
+{
+	char p[32];
+
+	snprintf(p, sizeof(p), "/proc/%d/maps", (int)pid);
+	return fopen(p, "r");
+}
+
+int proc_find_mapping(pid_t pid, const char *base, bool prefix, char *path, size_t len)
+{
+	FILE *f = maps_open(pid);
+	char line[PATH_MAX + 128];
+	struct maps_line m;
+	int found = 0;
+
+	if (!f)
+		return -1;
+	while (!found && fgets(line, sizeof(line), f)) {
+		const char *b;
+
+		if (!maps_parse(line, &m) || m.path[0] != '/' || strstr(m.path, " (deleted)"))
+			continue;
+		b = strrchr(m.path, '/') + 1;
+		if (prefix ? strncmp(b, base, strlen(base)) == 0 : strcmp(b, base) == 0) {
+			snprintf(path, len, "%s", m.path);
+			found = 1;
+		}
+	}
+	fclose(f);
+	return found;
+}
+
+bool proc_maps_file(pid_t pid, const char *path)
+{
+	return proc_file_addr(pid, path, ~0ULL) != 0;
+}
+
+unsigned long long proc_file_addr(pid_t pid, const char *path, unsigned long long off)
+{
+	FILE *f;
+	char line[PATH_MAX + 128];
+	struct maps_line m;
+	struct stat st;
+	unsigned long long addr = 0;
+
+	if (stat(path, &st) != 0 || !(f = maps_open(pid)))
+		return 0;
+	while (!addr && fgets(line, sizeof(line), f)) {
+		if (!maps_parse(line, &m) || m.ino != st.st_ino ||
+		    makedev(m.major, m.minor) != st.st_dev)
+			continue;
+		if (off == ~0ULL) /* any mapping of the file */
+			addr = m.start;
+		else if (off >= m.off && off < m.off + (m.end - m.start))
+			addr = m.start + (off - m.off);
+	}
+	fclose(f);
+	return addr;
+}
+
+int proc_read_mem(pid_t pid, unsigned long long addr, void *buf, size_t len)
+{
+	char p[32];
+	int fd;
+	ssize_t n;
+
+	snprintf(p, sizeof(p), "/proc/%d/mem", (int)pid);
+	fd = open(p, O_RDONLY);
+	if (fd < 0)
+		return -1;
+	n = pread(fd, buf, len, (off_t)addr);
+	close(fd);
+	return n == (ssize_t)len ? 0 : -1;
+}
+
+int proc_exe(pid_t pid, char *path, size_t len)
+{
+	char p[32];
+	ssize_t n;
+
+	snprintf(p, sizeof(p), "/proc/%d/exe", (int)pid);
+	n = readlink(p, path, len - 1);
+	if (n < 0)
+		return -1;
+	path[n] = '\0';
+	return 0;
+}

@@ -1,0 +1,72 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * requests.bpf.c - kernel side of `httpdtrace requests`: on httpd:::request-done
+ * copy the request's info into the ring buffer, after the filters that are
+ * cheap here (pid, status, minimum latency, method, vhost).
+ */
+#include "vmlinux.h"
+#define TRACE_EVENTS
+#include "trace.bpf.h"
+#include "mod_dtprovider.h"
+#include "requests.h"
+
+const volatile int status_lo = 0;	/* status filter: lo..hi, 0..0 = any */
+const volatile int status_hi = 0;
+const volatile __u64 min_latency_us = 0;
+const volatile char filt_method[REQ_SHORT_LEN] = {};	/* "" = any */
+const volatile char filt_vhost[REQ_NAME_LEN] = {};
+
+SEC("usdt")
+int BPF_USDT(request__done, __u64 id, int status, __u64 latency_us, const char *method,
+	     const char *uri, const struct httpd_request_info *infop)
+{
+	struct httpd_request_info info;
+	struct request_event *e;
+	__u64 pid_tgid;
+
+	if (!trace_pid_match())
+		return 0;
+	if (status_hi && (status < status_lo || status > status_hi))
+		return 0;
+	if (latency_us < min_latency_us)
+		return 0;
+	if (bpf_probe_read_user(&info, sizeof(info), infop))
+		return 0;
+
+	e = trace_reserve(struct request_event);
+	if (!e)
+		return 0;
+	pid_tgid = bpf_get_current_pid_tgid();
+	e->ts_ns = bpf_ktime_get_ns();
+	e->pid = pid_tgid >> 32;
+	e->tid = (__u32)pid_tgid;
+	e->version = info.version;
+	e->size = info.size;
+	e->id = id;
+	e->conn_id = info.conn_id;
+	e->bytes_in = info.bytes_in;
+	e->bytes_out = info.bytes_out;
+	e->start_us = info.start_us;
+	e->latency_us = latency_us;
+	e->status = status;
+	e->local_port = info.local_port;
+	e->peer_port = info.peer_port;
+	TRACE_STR(e->method, info.method);
+	TRACE_STR(e->vhost, info.vhost);
+	if (!TRACE_STR_MATCH(filt_method, e->method) || !TRACE_STR_MATCH(filt_vhost, e->vhost)) {
+		trace_discard(e);
+		return 0;
+	}
+	TRACE_STR(e->protocol, info.protocol);
+	TRACE_STR(e->handler, info.handler);
+	TRACE_STR(e->local_ip, info.local_ip);
+	TRACE_STR(e->peer_ip, info.peer_ip);
+	TRACE_STR(e->useragent_ip, info.useragent_ip);
+	TRACE_STR(e->uri, info.uri);
+	TRACE_STR(e->query, info.query);
+	TRACE_STR(e->user_agent, info.user_agent);
+	trace_submit(e);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

@@ -1,0 +1,577 @@
+/*
+ * trace.c - httpdtrace's plumbing (see trace.h for the life cycle a
+ * subcommand follows): shared options, the checks that turn the usual
+ * failures into one line saying what to do, finding mod_dtprovider.so,
+ * attaching a skeleton's programs to its probes, and the ring-buffer
+ * consumer that never asks the kernel for a wake-up per event.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include "probes.h"
+#include "proc.h"
+#include "trace.h"
+
+#ifndef HTTPDTRACE_LIBEXECDIR
+#define HTTPDTRACE_LIBEXECDIR "/usr/lib/apache2/modules"
+#endif
+#define INSTALLED_MODULE HTTPDTRACE_LIBEXECDIR "/" TRACE_MODULE_NAME
+#define DROPS_EVERY_NS 1000000000ULL
+#define MAX_FOUND 4
+
+struct trace_env trace_env;
+volatile sig_atomic_t trace_exiting;
+volatile sig_atomic_t trace_epipe;
+
+/* ---------------------------------------------------------------------------
+ * Messages
+ * ------------------------------------------------------------------------- */
+static void vmsg(const char *prefix, const char *fmt, va_list ap)
+{
+	fflush(stdout); /* keep the order of what a terminal shows */
+	fprintf(stderr, "httpdtrace: %s", prefix);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
+void trace_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg("", fmt, ap);
+	va_end(ap);
+}
+
+void trace_warn(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vmsg("warning: ", fmt, ap);
+	va_end(ap);
+}
+
+/* ---------------------------------------------------------------------------
+ * Shared options: argp children every subcommand lists
+ * ------------------------------------------------------------------------- */
+static const struct argp_option common_options[] = {
+	{ "module", 'm', "PATH", 0,
+	  "The mod_dtprovider.so to trace (default: the one running servers map, "
+	  "else " INSTALLED_MODULE ")", 0 },
+	{ "pid", 'p', "PID", 0,
+	  "Only this process: Apache's parent pid selects all its children, "
+	  "a child's pid that child only", 0 },
+	{ "verbose", 'v', NULL, 0, "Show libbpf's own messages", 0 },
+	{ 0 },
+};
+
+static long parse_positive(const char *arg, struct argp_state *state, const char *what, long max)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(arg, &end, 10);
+	if (errno || *end || end == arg || v <= 0 || v > max)
+		argp_error(state, "invalid %s: %s", what, arg);
+	return v;
+}
+
+static error_t common_parse(int key, char *arg, struct argp_state *state)
+{
+	switch (key) {
+	case 'm':
+		trace_env.module = arg;
+		break;
+	case 'p':
+		trace_env.pid = (pid_t)parse_positive(arg, state, "pid", 0x7fffffff);
+		break;
+	case 'v':
+		trace_env.verbose = true;
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+const struct argp trace_argp = { common_options, common_parse, NULL, NULL, NULL, NULL, NULL };
+
+static const struct argp_option stream_options[] = {
+	{ "buffer-pages", 'b', "PAGES", 0,
+	  "Ring buffer size in pages, a power of 2 (default 1024: 4 MiB)", 0 },
+	{ 0 },
+};
+
+static error_t stream_parse(int key, char *arg, struct argp_state *state)
+{
+	long v;
+
+	if (key != 'b')
+		return ARGP_ERR_UNKNOWN;
+	v = parse_positive(arg, state, "page count", 1 << 20);
+	if (v & (v - 1))
+		argp_error(state, "-b wants a power of 2, not %s", arg);
+	trace_env.buffer_pages = (int)v;
+	return 0;
+}
+
+const struct argp trace_stream_argp = { stream_options, stream_parse, NULL, NULL, NULL, NULL,
+					NULL };
+
+/* ---------------------------------------------------------------------------
+ * Checks: privileges, BPF, BTF
+ * ------------------------------------------------------------------------- */
+#define CAP_SYS_ADMIN_BIT 21
+#define CAP_PERFMON_BIT 38
+#define CAP_BPF_BIT 39
+
+/* Effective capabilities from /proc/self/status (0 if unreadable). */
+static unsigned long long cap_effective(void)
+{
+	FILE *f = fopen("/proc/self/status", "r");
+	char line[256];
+	unsigned long long caps = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapEff: %llx", &caps) == 1)
+			break;
+	fclose(f);
+	return caps;
+}
+
+static int check_privileges(void)
+{
+	unsigned long long caps = cap_effective();
+	unsigned long long need = 1ULL << CAP_BPF_BIT | 1ULL << CAP_PERFMON_BIT;
+
+	if ((caps & need) == need || caps & 1ULL << CAP_SYS_ADMIN_BIT)
+		return 0;
+	trace_err("tracing needs root (or CAP_BPF and CAP_PERFMON): run it with sudo");
+	return -EPERM;
+}
+
+static int check_bpf(void)
+{
+	int fd = bpf_map_create(BPF_MAP_TYPE_ARRAY, NULL, 4, 4, 1, NULL);
+
+	if (fd >= 0) {
+		close(fd);
+		return 0;
+	}
+	if (fd == -ENOSYS)
+		trace_err("this kernel has no BPF syscall (needs CONFIG_BPF_SYSCALL=y)");
+	else
+		trace_err("the kernel refused BPF: %s (kernel lockdown, or a container or seccomp "
+			  "policy?)", strerror(-fd));
+	return fd;
+}
+
+static int check_btf(void)
+{
+	if (access("/sys/kernel/btf/vmlinux", R_OK) == 0)
+		return 0;
+	trace_err("this kernel has no BTF (/sys/kernel/btf/vmlinux): it needs "
+		  "CONFIG_DEBUG_INFO_BTF=y");
+	return -ENOENT;
+}
+
+/* ---------------------------------------------------------------------------
+ * Finding the module
+ * ------------------------------------------------------------------------- */
+struct found {
+	char paths[MAX_FOUND][PATH_MAX];
+	int n;
+};
+
+static int found_add(pid_t pid, void *ctx)
+{
+	struct found *f = ctx;
+	char path[PATH_MAX];
+
+	if (proc_find_mapping(pid, TRACE_MODULE_NAME, false, path, sizeof(path)) != 1)
+		return 0;
+	for (int i = 0; i < f->n; i++)
+		if (!strcmp(f->paths[i], path))
+			return 0;
+	if (f->n < MAX_FOUND)
+		snprintf(f->paths[f->n++], PATH_MAX, "%s", path);
+	return 0;
+}
+
+struct mapped {
+	const char *path;
+	int n;
+};
+
+static int mapped_count(pid_t pid, void *ctx)
+{
+	struct mapped *m = ctx;
+
+	if (proc_maps_file(pid, m->path))
+		m->n++;
+	return 0;
+}
+
+/* -p without -m: the module that process (Apache's parent or a child) maps. */
+static int module_of_pid(struct trace *t, pid_t pid)
+{
+	if (!proc_exists(pid)) {
+		trace_err("no process with pid %d", (int)pid);
+		return -ESRCH;
+	}
+	if (proc_find_mapping(pid, TRACE_MODULE_NAME, false, t->module, sizeof(t->module)) == 1)
+		return 0;
+	trace_err("process %d has no %s mapped: is it an Apache with LoadModule "
+		  "dtprovider_module? (a2enmod dtprovider)", (int)pid, TRACE_MODULE_NAME);
+	return -ENOENT;
+}
+
+/* Neither -m nor -p: the one module running servers map, else the installed
+ * one. Several different ones are ambiguous: the user picks with -m. */
+static int module_of_system(struct trace *t)
+{
+	struct found f = { .n = 0 };
+
+	proc_each(found_add, &f);
+	if (f.n == 1) {
+		snprintf(t->module, sizeof(t->module), "%s", f.paths[0]);
+		return 0;
+	}
+	if (f.n > 1) {
+		trace_err("%d different %s are mapped (%s, %s%s); pick one with -m PATH", f.n,
+			  TRACE_MODULE_NAME, f.paths[0], f.paths[1], f.n > 2 ? ", ..." : "");
+		return -EEXIST;
+	}
+	if (access(INSTALLED_MODULE, R_OK) == 0) {
+		snprintf(t->module, sizeof(t->module), "%s", INSTALLED_MODULE);
+		return 0;
+	}
+	trace_err("no process has %s mapped and %s does not exist: is the module "
+		  "loaded? (a2enmod dtprovider) or give its path with -m PATH",
+		  TRACE_MODULE_NAME, INSTALLED_MODULE);
+	return -ENOENT;
+}
+
+static int module_resolve(struct trace *t)
+{
+	struct probe_note notes[PROBES_MAX];
+	int n;
+
+	if (trace_env.module) {
+		if (!realpath(trace_env.module, t->module)) {
+			trace_err("%s: %s (give the path of mod_dtprovider.so with -m)",
+				  trace_env.module, strerror(errno));
+			return -errno;
+		}
+		if (trace_env.pid && !proc_exists(trace_env.pid)) {
+			trace_err("no process with pid %d", (int)trace_env.pid);
+			return -ESRCH;
+		}
+	} else {
+		n = trace_env.pid ? module_of_pid(t, trace_env.pid) : module_of_system(t);
+		if (n)
+			return n;
+	}
+	n = probes_read(t->module, notes, PROBES_MAX);
+	if (n < 0) {
+		trace_err("%s: %s", t->module,
+			  errno == ENOEXEC ? "not an ELF file (is it mod_dtprovider.so?)" :
+			  strerror(errno));
+		return -ENOEXEC;
+	}
+	t->nprobes = probes_count(notes, n, TRACE_PROVIDER);
+	if (!t->nprobes) {
+		trace_err("%s has no %s probes: not mod_dtprovider.so, or built without USDT "
+			  "(check with readelf -n)", t->module, TRACE_PROVIDER);
+		return -ENOENT;
+	}
+	if (trace_env.pid && !proc_maps_file(trace_env.pid, t->module)) {
+		trace_err("process %d does not map %s: is it an Apache with this module?",
+			  (int)trace_env.pid, t->module);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------------------
+ * Life cycle
+ * ------------------------------------------------------------------------- */
+static void on_signal(int sig)
+{
+	(void)sig;
+	trace_exiting = 1;
+}
+
+static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	if (!trace_env.verbose)
+		return 0;
+	return vfprintf(stderr, fmt, ap);
+}
+
+int trace_init(struct trace *t)
+{
+	struct sigaction sa = { .sa_handler = on_signal }; /* no SA_RESTART: wake sleeps */
+	struct mapped m;
+	int err;
+
+	memset(t, 0, sizeof(*t));
+	t->drops_fd = -1;
+	libbpf_set_print(libbpf_print);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+	signal(SIGPIPE, SIG_IGN); /* a closed stdout shows as EPIPE: see trace_stream_poll */
+
+	if ((err = check_privileges()) || (err = check_bpf()) || (err = check_btf()) ||
+	    (err = module_resolve(t)))
+		return err;
+	m.path = t->module;
+	m.n = 0;
+	proc_each(mapped_count, &m);
+	t->nprocs = m.n;
+	if (!t->nprocs)
+		trace_warn("no running process has %s mapped; tracing it for processes that "
+			   "load it later", t->module);
+	return 0;
+}
+
+/* Point `var` of the object's .rodata at val before load. The knob is found
+ * through BTF so the plumbing can set it in any skeleton. */
+static int rodata_set(struct bpf_object *obj, const char *var, const void *val, size_t size)
+{
+	struct btf *btf = bpf_object__btf(obj);
+	struct bpf_map *map;
+	const struct btf_type *sec;
+	const struct btf_var_secinfo *vs;
+	int id;
+
+	if (!btf || (id = btf__find_by_name_kind(btf, ".rodata", BTF_KIND_DATASEC)) < 0)
+		return -ENOENT;
+	sec = btf__type_by_id(btf, id);
+	vs = btf_var_secinfos(sec);
+	for (int i = 0; i < btf_vlen(sec); i++) {
+		const struct btf_type *v = btf__type_by_id(btf, vs[i].type);
+		size_t msize;
+		char *data;
+
+		if (strcmp(btf__name_by_offset(btf, v->name_off), var) || vs[i].size != size)
+			continue;
+		bpf_object__for_each_map(map, obj) {
+			const char *name = bpf_map__name(map);
+			size_t len = strlen(name);
+
+			if (!bpf_map__is_internal(map) || len < 7 || strcmp(name + len - 7, ".rodata"))
+				continue;
+			/* before load this is the skeleton's writable rodata */
+			data = (char *)bpf_map__initial_value(map, &msize);
+			if (!data || vs[i].offset + size > msize)
+				return -EINVAL;
+			memcpy(data + vs[i].offset, val, size);
+			return 0;
+		}
+	}
+	return -ENOENT;
+}
+
+int trace_prepare(struct trace *t, struct bpf_object *obj)
+{
+	struct bpf_map *events = bpf_object__find_map_by_name(obj, "events");
+	int tgid = (int)trace_env.pid, err;
+
+	t->obj = obj;
+	err = rodata_set(obj, "trace_tgid", &tgid, sizeof(tgid));
+	if (err && tgid) {
+		trace_err("this subcommand cannot filter by pid (-p): its BPF program lacks "
+			  "trace_tgid");
+		return err;
+	}
+	if (events && trace_env.buffer_pages) {
+		err = bpf_map__set_max_entries(events, (__u32)trace_env.buffer_pages * getpagesize());
+		if (err) {
+			trace_err("cannot size the ring buffer to %d pages: %s",
+				  trace_env.buffer_pages, strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+int trace_attach(struct trace *t)
+{
+	struct probe_note notes[PROBES_MAX];
+	struct bpf_program *prog;
+	int n = probes_read(t->module, notes, PROBES_MAX);
+
+	bpf_object__for_each_program(prog, t->obj) {
+		const char *name = bpf_program__name(prog);
+		struct bpf_link *link;
+
+		if (t->nlinks == TRACE_MAX_LINKS) {
+			trace_err("too many programs (max %d)", TRACE_MAX_LINKS);
+			return -E2BIG;
+		}
+		if (!probes_has(notes, n, TRACE_PROVIDER, name)) {
+			trace_err("%s has no %s:%s probe: is the module older than httpdtrace?",
+				  t->module, TRACE_PROVIDER, name);
+			return -ENOENT;
+		}
+		link = bpf_program__attach_usdt(prog, -1, t->module, TRACE_PROVIDER, name, NULL);
+		if (!link) {
+			int err = -errno;
+
+			trace_err("cannot attach to %s:%s in %s: %s (-v shows why)", TRACE_PROVIDER,
+				  name, t->module, strerror(-err));
+			return err;
+		}
+		t->links[t->nlinks++] = link;
+	}
+	t->start_ns = trace_now_ns();
+	fprintf(stderr, "httpdtrace: tracing %d probe%s in %s; Ctrl-C to end\n", t->nlinks,
+		t->nlinks == 1 ? "" : "s", t->module);
+	return 0;
+}
+
+/* ---------------------------------------------------------------------------
+ * Streaming events
+ * ------------------------------------------------------------------------- */
+int trace_stream_open(struct trace *t, ring_buffer_sample_fn fn, void *ctx)
+{
+	struct bpf_map *events = bpf_object__find_map_by_name(t->obj, "events");
+	struct bpf_map *drops = bpf_object__find_map_by_name(t->obj, "trace_drops");
+
+	if (!events || !drops) {
+		trace_err("the BPF program has no events/trace_drops maps (define TRACE_EVENTS)");
+		return -ENOENT;
+	}
+	t->drops_fd = bpf_map__fd(drops);
+	t->rb = ring_buffer__new(bpf_map__fd(events), fn, ctx, NULL);
+	if (!t->rb) {
+		int err = -errno;
+
+		trace_err("cannot open the ring buffer: %s", strerror(-err));
+		return err;
+	}
+	return 0;
+}
+
+unsigned long long trace_drops(struct trace *t)
+{
+	int ncpus = libbpf_num_possible_cpus();
+	unsigned long long total = 0;
+	__u32 zero = 0;
+
+	if (t->drops_fd < 0 || ncpus <= 0)
+		return t->drops;
+	{
+		unsigned long long vals[ncpus];
+
+		if (bpf_map_lookup_elem(t->drops_fd, &zero, vals))
+			return t->drops;
+		for (int i = 0; i < ncpus; i++)
+			total += vals[i];
+	}
+	t->drops = total;
+	return total;
+}
+
+/* Tell about drops that are new since the last report; at most once a second
+ * unless `now`. */
+static void drops_report(struct trace *t, bool now)
+{
+	static unsigned long long last_ns;
+	unsigned long long total = trace_drops(t), ns = trace_now_ns();
+
+	if (total <= t->drops_shown || (!now && ns - last_ns < DROPS_EVERY_NS))
+		return;
+	last_ns = ns;
+	trace_warn("%llu events dropped so far: the ring buffer was full (raise -b)", total);
+	t->drops_shown = total;
+	if (t->on_drops)
+		t->on_drops(t, total);
+}
+
+/* Flush stdout; a reader that went away (| head) ends the trace quietly. */
+static int flush_out(void)
+{
+	int rc = fflush(stdout), e = errno;
+
+	if (rc != EOF && !ferror(stdout))
+		return 0;
+	if (rc == EOF && e != EPIPE) {
+		trace_err("writing the output: %s", strerror(e));
+		return -e;
+	}
+	trace_exiting = 1;
+	trace_epipe = 1;
+	return 0;
+}
+
+int trace_stream_poll(struct trace *t)
+{
+	int n = ring_buffer__consume(t->rb);
+
+	if (n < 0 && n != -EINTR) {
+		trace_err("reading events: %s", strerror(-n));
+		return n;
+	}
+	if (!trace_epipe)
+		drops_report(t, false);
+	n = flush_out();
+	if (n)
+		return n;
+	if (!trace_exiting)
+		trace_sleep_ms(TRACE_POLL_MS);
+	return 0;
+}
+
+void trace_stream_finish(struct trace *t, const unsigned long long *count, const char *what)
+{
+	if (trace_epipe || !t->rb)
+		return;
+	ring_buffer__consume(t->rb);
+	drops_report(t, true);
+	if (flush_out() || trace_epipe)
+		return;
+	fprintf(stderr, "httpdtrace: %llu %s, %llu dropped\n", *count, what, trace_drops(t));
+}
+
+void trace_sleep_ms(unsigned int ms)
+{
+	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };
+
+	if (!trace_exiting)
+		nanosleep(&ts, NULL); /* a signal ends it early */
+}
+
+unsigned long long trace_now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec;
+}
+
+void trace_close(struct trace *t)
+{
+	ring_buffer__free(t->rb);
+	t->rb = NULL;
+	for (int i = 0; i < t->nlinks; i++)
+		bpf_link__destroy(t->links[i]);
+	t->nlinks = 0;
+}
+
+int trace_exit_status(int err)
+{
+	return err && !trace_epipe ? 1 : 0;
+}

@@ -1,0 +1,126 @@
+"""Running httpdtrace (build/httpdtrace) in the tests.
+
+Httpdtrace(args) starts `httpdtrace ARGS...`, waits for its "tracing N
+probes" line on stderr (printed once every probe is attached), and stop()
+sends SIGINT as a user would and returns the finished run: stdout, stderr,
+exit status. parse_requests() turns `requests` human output into dicts.
+"""
+import json
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+
+from httpd import BUILD
+
+TOOL = os.path.join(BUILD, "httpdtrace")
+READY = re.compile(r"^httpdtrace: tracing \d+ probes? in ")
+
+
+class Httpdtrace:
+    def __init__(self, *args):
+        self.args = [TOOL] + [str(a) for a in args]
+        self.proc = None
+        self.out = []
+        self.err = []
+        self.rc = None
+
+    def start(self, timeout=30):
+        self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     text=True, errors="replace")
+        ready = threading.Event()
+
+        def read_err():
+            for line in self.proc.stderr:
+                self.err.append(line)
+                if READY.match(line):
+                    ready.set()
+
+        def read_out():
+            for line in self.proc.stdout:
+                self.out.append(line)
+
+        self._threads = [threading.Thread(target=read_err, daemon=True),
+                         threading.Thread(target=read_out, daemon=True)]
+        for t in self._threads:
+            t.start()
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            if ready.wait(0.1):
+                return self
+            if self.proc.poll() is not None:
+                break
+        self.kill()
+        raise RuntimeError("httpdtrace did not attach: %s" % "".join(self.err))
+
+    def stop(self, settle=0.3, timeout=20):
+        """SIGINT after `settle` seconds (events are drained every 50 ms);
+        waits for the exit and the output."""
+        time.sleep(settle)
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        try:
+            self.rc = self.proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+            raise
+        for t in self._threads:
+            t.join(5)
+        return self
+
+    def kill(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+    @property
+    def stdout(self):
+        return "".join(self.out)
+
+    @property
+    def stderr(self):
+        return "".join(self.err)
+
+    def json(self, kind="request"):
+        """The JSON lines of one "type" (every line must parse)."""
+        objs = [json.loads(line) for line in self.out]
+        return [o for o in objs if o["type"] == kind]
+
+
+def run(*args, timeout=30, **kw):
+    """Run httpdtrace to completion (for errors and `list`)."""
+    return subprocess.run([TOOL] + [str(a) for a in args], capture_output=True, text=True,
+                          timeout=timeout, **kw)
+
+
+REQUEST_LINE = re.compile(
+    r"^(?P<time>\S+)\s+(?P<latency_us>\d+)us\s+(?P<status>\d{3})\s+(?P<local>\S+)\s+"
+    r"(?P<remote>\S+)\s+(?P<method>\S+)\s+(?P<uri>.*)$")
+
+
+def split_addr(addr):
+    """'127.0.0.1:80' or '[::1]:80' -> (ip, port)."""
+    m = re.match(r"^\[(.*)\]:(\d+)$", addr) or re.match(r"^([^:]*):(\d+)$", addr)
+    assert m, addr
+    return m.group(1), int(m.group(2))
+
+
+def parse_requests(text):
+    """`httpdtrace requests` output -> list of dicts; the header must come
+    first and every other line must parse."""
+    lines = text.splitlines()
+    assert lines and lines[0].split() == ["TIME", "LATENCY", "STA", "LOCAL", "REMOTE",
+                                          "METHOD", "URI"], text[:200]
+    out = []
+    for line in lines[1:]:
+        m = REQUEST_LINE.match(line)
+        assert m, "unparsable line: %r" % line
+        d = m.groupdict()
+        d["latency_us"] = int(d["latency_us"])
+        d["status"] = int(d["status"])
+        d["local_ip"], d["local_port"] = split_addr(d["local"])
+        d["peer_ip"], d["peer_port"] = split_addr(d["remote"])
+        out.append(d)
+    return out

@@ -1,0 +1,51 @@
+/*
+ * test_fmt.c - addresses, times and JSON strings (src/fmt.c).
+ */
+#include <stdlib.h>
+#include "fmt.h"
+#include "unit.h"
+
+static char *json(const char *s)
+{
+	static char out[256];
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&buf, &len);
+
+	fmt_json_str(f, s);
+	fclose(f);
+	snprintf(out, sizeof(out), "%s", buf);
+	free(buf);
+	return out;
+}
+
+void test_fmt(void)
+{
+	char b[64];
+
+	CHECK_STR(fmt_addr(b, sizeof(b), "127.0.0.1", 80), "127.0.0.1:80");
+	CHECK_STR(fmt_addr(b, sizeof(b), "::1", 8080), "[::1]:8080");
+	CHECK_STR(fmt_addr(b, sizeof(b), "fe80::1:2", 443), "[fe80::1:2]:443");
+	CHECK_STR(fmt_addr(b, sizeof(b), "", 0), "-");
+	CHECK_STR(fmt_addr(b, 8, "127.0.0.1", 80), "127.0.0");
+
+	CHECK_STR(fmt_elapsed(b, sizeof(b), 1000, 1000 + 1216000000ULL), "1.216");
+	CHECK_STR(fmt_elapsed(b, sizeof(b), 5000, 4000), "0.000");
+	CHECK_STR(fmt_elapsed(b, sizeof(b), 0, 62003000000ULL), "62.003");
+
+	setenv("TZ", "UTC", 1);
+	/* 2026-11-22 15:31:11.123456 UTC */
+	CHECK_STR(fmt_clock(b, sizeof(b), 1795361471123456ULL), "15:31:11.123");
+
+	CHECK_STR(json(""), "\"\"");
+	CHECK_STR(json("/a b"), "\"/a b\"");
+	CHECK_STR(json("q\"x\\y"), "\"q\\\"x\\\\y\"");
+	CHECK_STR(json("a\nb\tc\rd\001e\177"), "\"a\\nb\\tc\\rd\\u0001e\\u007f\"");
+	CHECK_STR(json("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80"),
+		  "\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"");
+	/* invalid UTF-8: a lone continuation, a truncated sequence, overlong */
+	CHECK_STR(json("a\x80z"), "\"a\\u0080z\"");
+	CHECK_STR(json("\xc3"), "\"\\u00c3\"");
+	CHECK_STR(json("\xc0\xaf"), "\"\\u00c0\\u00af\"");
+	CHECK_STR(json("\xed\xa0\x80"), "\"\\u00ed\\u00a0\\u0080\"");
+}

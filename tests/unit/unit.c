@@ -1,0 +1,15 @@
+/*
+ * unit.c - runs every C unit test (see unit.h) and prints the tally.
+ */
+#include "unit.h"
+
+int unit_passed, unit_failed;
+
+int main(void)
+{
+	test_hist();
+	test_fmt();
+	test_filter();
+	printf("unit: %d passed, %d failed\n", unit_passed, unit_failed);
+	return unit_failed ? 1 : 0;
+}

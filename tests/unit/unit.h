@@ -1,0 +1,54 @@
+/*
+ * unit.h - a tiny test helper for httpdtrace's pure C helpers. Each
+ * test_*.c file defines one `void test_NAME(void)` made of CHECK* lines;
+ * unit.c runs them all and prints "unit: N passed, N failed" (exit 1 on any
+ * failure). A failed check prints its file, line and the values.
+ */
+#ifndef UNIT_H
+#define UNIT_H
+
+#include <stdio.h>
+#include <string.h>
+
+extern int unit_passed, unit_failed;
+
+#define CHECK(cond)                                                               \
+	do {                                                                      \
+		if (cond) {                                                       \
+			unit_passed++;                                            \
+		} else {                                                          \
+			unit_failed++;                                            \
+			fprintf(stderr, "%s:%d: CHECK(%s) failed\n", __FILE__,    \
+				__LINE__, #cond);                                 \
+		}                                                                 \
+	} while (0)
+
+#define CHECK_U64(got, want)                                                      \
+	do {                                                                      \
+		unsigned long long g_ = (got), w_ = (want);                       \
+		if (g_ == w_) {                                                   \
+			unit_passed++;                                            \
+		} else {                                                          \
+			unit_failed++;                                            \
+			fprintf(stderr, "%s:%d: %s is %llu, want %llu\n", __FILE__, \
+				__LINE__, #got, g_, w_);                          \
+		}                                                                 \
+	} while (0)
+
+#define CHECK_STR(got, want)                                                      \
+	do {                                                                      \
+		const char *g_ = (got), *w_ = (want);                             \
+		if (strcmp(g_, w_) == 0) {                                        \
+			unit_passed++;                                            \
+		} else {                                                          \
+			unit_failed++;                                            \
+			fprintf(stderr, "%s:%d: %s is \"%s\", want \"%s\"\n",      \
+				__FILE__, __LINE__, #got, g_, w_);                \
+		}                                                                 \
+	} while (0)
+
+void test_hist(void);
+void test_fmt(void);
+void test_filter(void);
+
+#endif /* UNIT_H */
