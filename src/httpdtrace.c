@@ -17,6 +17,8 @@ static const struct subcommand {
 } subcommands[] = {
 	{ "requests", "one line per finished request (latency, status, addresses, uri)",
 	  requests_main },
+	{ "list", "running Apache servers with mod_dtprovider, their probes and state",
+	  list_main },
 };
 
 #define NSUB (sizeof(subcommands) / sizeof(subcommands[0]))

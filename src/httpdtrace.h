@@ -11,5 +11,6 @@
 #define HTTPDTRACE_VERSION "0.1"
 
 int requests_main(int argc, char **argv);
+int list_main(int argc, char **argv);
 
 #endif /* HTTPDTRACE_H */

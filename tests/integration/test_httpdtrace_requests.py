@@ -356,7 +356,7 @@ def test_error_not_root(tracing):
 def test_help_lists_commands_and_examples():
     r = run("--help")
     assert r.returncode == 0
-    assert re.search(r"^  requests ", r.stdout, re.M)
+    assert re.search(r"^  requests ", r.stdout, re.M) and re.search(r"^  list ", r.stdout, re.M)
     r = run("requests", "--help")
     assert r.returncode == 0
     assert "USAGE: httpdtrace requests" in r.stdout and "EXAMPLES:" in r.stdout

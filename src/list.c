@@ -1,0 +1,311 @@
+/*
+ * list.c - `httpdtrace list`: the running Apache servers that have
+ * mod_dtprovider mapped, and what can be traced in each.
+ *
+ * No BPF here: everything comes from /proc and the module's ELF notes. A
+ * server is a process that maps a mod_dtprovider.so while its parent does
+ * not map the same file (Apache's parent); its children are the processes
+ * it forked that map it. For each server:
+ *   version  the "Apache/x.y.z (platform)" string of the binary the process
+ *            runs, read through /proc/PID/exe: the running server's version
+ *            even if a package upgrade has replaced the file on disk
+ *   mpm      which mod_mpm_*.so it maps ("built-in" if none)
+ *   probes   the httpd probes in the module's .note.stapsdt
+ *   enabled  the probes whose is-enabled semaphore is non-zero in the
+ *            parent's memory right now (/proc/PID/mem): someone is tracing
+ */
+#define _GNU_SOURCE /* memmem */
+#include <argp.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include "fmt.h"
+#include "httpdtrace.h"
+#include "probes.h"
+#include "proc.h"
+#include "trace.h"
+
+#define VERSION_LEN 128
+
+/* A process that maps the module. */
+struct mapper {
+	pid_t pid, ppid;
+	char module[PATH_MAX];
+	bool child; /* its parent maps the same module */
+};
+
+static struct {
+	struct mapper *v;
+	int n, cap;
+} mappers;
+
+static bool json;
+
+const char list_doc[] =
+	"List the running Apache servers that have mod_dtprovider mapped: parent pid,\n"
+	"children, binary, Apache version, MPM, module, probes, and the probes someone\n"
+	"is tracing now.\n"
+	"\n"
+	"USAGE: httpdtrace list [-j] [-m PATH] [-p PID]\n"
+	"\n"
+	"EXAMPLES:\n"
+	"    httpdtrace list              # every server with the module\n"
+	"    httpdtrace list -j           # one JSON object per server\n"
+	"    httpdtrace list -p 1234      # the server whose parent (or child) is 1234\n"
+	"    httpdtrace list -m /usr/lib/apache2/modules/mod_dtprovider.so\n"
+	"\n"
+	"Exits 1, saying what to do, when no server is found. Without root it sees\n"
+	"only the processes the user may inspect.";
+
+static const struct argp_option opts[] = {
+	{ "json", 'j', NULL, 0, "One JSON object per server", 0 },
+	{ 0 },
+};
+
+static error_t parse_arg(int key, char *arg, struct argp_state *state)
+{
+	switch (key) {
+	case 'j':
+		json = true;
+		break;
+	case ARGP_KEY_ARG:
+		argp_error(state, "unexpected argument '%s'", arg);
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static int mapper_add(pid_t pid, void *ctx)
+{
+	struct mapper *m;
+
+	(void)ctx;
+	if (mappers.n == mappers.cap) {
+		int cap = mappers.cap ? mappers.cap * 2 : 64;
+		struct mapper *v = realloc(mappers.v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		mappers.v = v;
+		mappers.cap = cap;
+	}
+	m = &mappers.v[mappers.n];
+	if (proc_find_mapping(pid, TRACE_MODULE_NAME, false, m->module, sizeof(m->module)) != 1)
+		return 0;
+	m->pid = pid;
+	m->ppid = proc_ppid(pid);
+	m->child = false;
+	mappers.n++;
+	return 0;
+}
+
+static int mapper_cmp(const void *a, const void *b)
+{
+	return ((const struct mapper *)a)->pid - ((const struct mapper *)b)->pid;
+}
+
+/* Mark children: a mapper whose parent maps the same module. */
+static void mappers_link(void)
+{
+	qsort(mappers.v, mappers.n, sizeof(*mappers.v), mapper_cmp);
+	for (int i = 0; i < mappers.n; i++)
+		for (int j = 0; j < mappers.n; j++)
+			if (mappers.v[j].pid == mappers.v[i].ppid &&
+			    !strcmp(mappers.v[j].module, mappers.v[i].module))
+				mappers.v[i].child = true;
+}
+
+/* The longest NUL-terminated "Apache/<digit>..." string in the file; ""
+ * if none. Reads the whole binary once (a few MB at most). */
+static void version_of(pid_t pid, char *out, size_t len)
+{
+	char path[32];
+	struct stat st;
+	char *buf = NULL, *p;
+	int fd;
+
+	out[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) == 0 && st.st_size > 0 && st.st_size < (64 << 20) &&
+	    (buf = malloc(st.st_size + 1)) && read(fd, buf, st.st_size) == st.st_size) {
+		buf[st.st_size] = '\0';
+		for (p = buf; (p = memmem(p, buf + st.st_size - p, "Apache/", 7)); p += 7) {
+			size_t n = strnlen(p, VERSION_LEN);
+
+			if (p[7] >= '0' && p[7] <= '9' && n < len && n > strlen(out) &&
+			    (p == buf || p[-1] == '\0'))
+				memcpy(out, p, n + 1);
+		}
+	}
+	free(buf);
+	close(fd);
+}
+
+/* "event" from /path/mod_mpm_event.so, "built-in" if no MPM module. */
+static void mpm_of(pid_t pid, char *out, size_t len)
+{
+	char path[PATH_MAX], *b, *dot;
+
+	if (proc_find_mapping(pid, "mod_mpm_", true, path, sizeof(path)) != 1) {
+		snprintf(out, len, "built-in");
+		return;
+	}
+	b = strrchr(path, '/') + strlen("/mod_mpm_");
+	dot = strchr(b, '.');
+	if (dot)
+		*dot = '\0';
+	snprintf(out, len, "%s", b);
+}
+
+/* Probe names of the module (each once) and whether each is enabled now in
+ * pid (its semaphore read from memory). Returns how many, or -1. */
+static int probes_of(pid_t pid, const char *module, const char *names[], bool enabled[], int max)
+{
+	static struct probe_note notes[PROBES_MAX];
+	int n = probes_read(module, notes, PROBES_MAX), count = 0;
+
+	for (int i = 0; i < n && count < max; i++) {
+		unsigned short sem = 0;
+		unsigned long long addr;
+		int j;
+
+		if (strcmp(notes[i].provider, TRACE_PROVIDER))
+			continue;
+		for (j = 0; j < count && strcmp(names[j], notes[i].name); j++)
+			;
+		if (j == count) {
+			names[count] = notes[i].name;
+			enabled[count++] = false;
+		}
+		addr = notes[i].sem_off ? proc_file_addr(pid, module, notes[i].sem_off) : 0;
+		if (addr && proc_read_mem(pid, addr, &sem, sizeof(sem)) == 0 && sem)
+			enabled[j] = true;
+	}
+	return n < 0 ? -1 : count;
+}
+
+static void print_server(const struct mapper *s)
+{
+	char exe[PATH_MAX] = "?", version[VERSION_LEN], mpm[64];
+	const char *names[PROBES_MAX];
+	bool enabled[PROBES_MAX];
+	int nprobes, nchildren = 0, nenabled = 0;
+
+	if (proc_exe(s->pid, exe, sizeof(exe)))
+		snprintf(exe, sizeof(exe), "?");
+	version_of(s->pid, version, sizeof(version));
+	mpm_of(s->pid, mpm, sizeof(mpm));
+	nprobes = probes_of(s->pid, s->module, names, enabled, PROBES_MAX);
+	for (int i = 0; i < mappers.n; i++)
+		nchildren += mappers.v[i].child && mappers.v[i].ppid == s->pid;
+	for (int i = 0; i < nprobes; i++)
+		nenabled += enabled[i];
+
+	if (json) {
+		printf("{\"pid\":%d,\"children\":[", (int)s->pid);
+		for (int i = 0, k = 0; i < mappers.n; i++)
+			if (mappers.v[i].child && mappers.v[i].ppid == s->pid)
+				printf("%s%d", k++ ? "," : "", (int)mappers.v[i].pid);
+		printf("],\"binary\":");
+		fmt_json_str(stdout, exe);
+		printf(",\"version\":");
+		fmt_json_str(stdout, version);
+		printf(",\"mpm\":");
+		fmt_json_str(stdout, mpm);
+		printf(",\"module\":");
+		fmt_json_str(stdout, s->module);
+		printf(",\"probes\":[");
+		for (int i = 0; i < nprobes; i++)
+			printf("%s\"%s\"", i ? "," : "", names[i]);
+		printf("],\"enabled\":[");
+		for (int i = 0, k = 0; i < nprobes; i++)
+			if (enabled[i])
+				printf("%s\"%s\"", k++ ? "," : "", names[i]);
+		printf("]}\n");
+		return;
+	}
+	printf("%d: %s, mpm %s, %d child%s\n", (int)s->pid, version[0] ? version : "Apache ?",
+	       mpm, nchildren, nchildren == 1 ? "" : "ren");
+	printf("  binary:   %s\n", exe);
+	printf("  module:   %s\n", s->module);
+	printf("  probes:   %d", nprobes < 0 ? 0 : nprobes);
+	for (int i = 0; i < nprobes; i++)
+		printf(" %s", names[i]);
+	printf("\n  enabled:  %s", nenabled ? "" : "none");
+	for (int i = 0, k = 0; i < nprobes; i++)
+		if (enabled[i])
+			printf("%s%s", k++ ? " " : "", names[i]);
+	printf("\n  children:");
+	for (int i = 0; i < mappers.n; i++)
+		if (mappers.v[i].child && mappers.v[i].ppid == s->pid)
+			printf(" %d", (int)mappers.v[i].pid);
+	printf("\n");
+}
+
+/* Whether server s is selected by -m and -p (its pid or a child's). */
+static bool selected(const struct mapper *s)
+{
+	char real[PATH_MAX];
+
+	if (trace_env.module &&
+	    (!realpath(trace_env.module, real) || strcmp(real, s->module)))
+		return false;
+	if (!trace_env.pid || trace_env.pid == s->pid)
+		return true;
+	for (int i = 0; i < mappers.n; i++)
+		if (mappers.v[i].child && mappers.v[i].ppid == s->pid &&
+		    mappers.v[i].pid == trace_env.pid)
+			return true;
+	return false;
+}
+
+int list_main(int argc, char **argv)
+{
+	static const struct argp_child children[] = {
+		{ &trace_argp, 0, "Common options:", 0 },
+		{ 0 },
+	};
+	static const struct argp argp = { opts, parse_arg, NULL, list_doc, children, NULL, NULL };
+	int err, shown = 0;
+
+	err = argp_parse(&argp, argc, argv, 0, NULL, NULL);
+	if (err)
+		return 2;
+	signal(SIGPIPE, SIG_IGN);
+	err = proc_each(mapper_add, NULL);
+	if (err) {
+		trace_err("out of memory");
+		goto cleanup;
+	}
+	mappers_link();
+	for (int i = 0; i < mappers.n; i++) {
+		if (mappers.v[i].child || !selected(&mappers.v[i]))
+			continue;
+		if (shown++ && !json)
+			printf("\n");
+		print_server(&mappers.v[i]);
+	}
+	if (fflush(stdout) == EOF && errno != EPIPE) {
+		trace_err("writing the output: %s", strerror(errno));
+		err = -EIO;
+	} else if (!shown) {
+		trace_err("no running Apache has %s mapped%s: load it (a2enmod dtprovider, then "
+			  "restart Apache)%s", trace_env.module ? trace_env.module : TRACE_MODULE_NAME,
+			  trace_env.pid ? " in that process" : "",
+			  geteuid() ? ", or run as root to see every process" : "");
+		err = -ENOENT;
+	}
+
+cleanup:
+	free(mappers.v);
+	return err ? 1 : 0;
+}
