@@ -340,7 +340,8 @@ static DTP_COLD int dtp_post_read_request_traced(request_rec *r)
     }
     rs = apr_palloc(r->pool, sizeof(*rs));
     rs->id = dtp_next_id(&dtp_ids->request);
-    rs->uri = dtp_str(r->uri);
+    /* A copy: the core decodes and normalizes r->uri in place later. */
+    rs->uri = apr_pstrdup(r->pool, dtp_str(r->uri));
     ap_set_module_config(r->request_config, &dtprovider_module, rs);
     if (HTTPD_REQUEST_START_ENABLED()) {
         conn_id = dtp_request_conn_id(r, &cs);

@@ -48,7 +48,7 @@ def free_port():
 class Httpd:
     """One Apache instance. `mpm` is event, worker or prefork; `extra` is
     config text appended to the generated httpd.conf; `module` False starts
-    it without mod_dtprovider."""
+    it without mod_dtprovider; `port` None picks a free one."""
 
     # Set on an instance before start() (bench/bench.py does): no access log;
     # one process (-X, no children: callgrind sees every request); a command
@@ -57,13 +57,14 @@ class Httpd:
     one_process = False
     wrapper = ()
 
-    def __init__(self, root, mpm="event", extra="", module=MODULE, servername="test.local"):
+    def __init__(self, root, mpm="event", extra="", module=MODULE, servername="test.local",
+                 port=None):
         self.root = str(root)
         self.mpm = mpm
         self.extra = extra
         self.module = module
         self.servername = servername
-        self.port = free_port()
+        self.port = port or free_port()
         self.proc = None
         self.docroot = os.path.join(self.root, "htdocs")
         self.logdir = os.path.join(self.root, "logs")

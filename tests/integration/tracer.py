@@ -105,18 +105,22 @@ class Events:
 
 
 class Bpftrace:
-    """bpftrace running SCRIPT (or `script`) against the module at `so`."""
+    """bpftrace running SCRIPT (or `script`) against the module at `so`; or,
+    with `argv`, bpftrace run with those arguments (a script file and its
+    positional parameters)."""
 
-    def __init__(self, so=MODULE, script=SCRIPT, env=None):
+    def __init__(self, so=MODULE, script=SCRIPT, env=None, argv=None):
         self.so = so
         self.text = script.replace("@SO@", so).replace("@HEADER@", HEADER)
-        self.env = dict(os.environ, BPFTRACE_STRLEN="200", **(env or {}))
+        self.argv = ["bpftrace"] + (argv or ["-e", self.text])
+        self.env = dict(os.environ, BPFTRACE_STRLEN="200")
+        self.env.update(env or {})
         self.proc = None
         self.out = []
         self.err = []
 
     def start(self, timeout=30):
-        self.proc = subprocess.Popen(["bpftrace", "-e", self.text], stdout=subprocess.PIPE,
+        self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, env=self.env, text=True)
         attached = threading.Event()
 
