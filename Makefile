@@ -180,6 +180,12 @@ bench-smoke: bench-build
 # ---------------------------------------------------------------------------
 # Install
 # ---------------------------------------------------------------------------
+# The module and Debian's mods-available/dtprovider.load go where apxs says
+# (then `a2enmod dtprovider`); the rest under PREFIX: httpdtrace, man pages,
+# the header, the scripts and docs, and the DTrace translator in lib/dtrace.
+SHAREDIR  = $(PREFIX)/share/mod_dtprovider
+DOCDIR    = $(PREFIX)/share/doc/mod_dtprovider
+
 install: all
 	install -d $(DESTDIR)$(AP_LIBEXECDIR) $(DESTDIR)$(AP_SYSCONFDIR)/mods-available
 	install -m 644 $(MODULE) $(DESTDIR)$(AP_LIBEXECDIR)/mod_dtprovider.so
@@ -189,7 +195,14 @@ install: all
 	install -m 644 module/mod_dtprovider.h $(DESTDIR)$(PREFIX)/include/
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8
 	install -m 755 $(TOOL) $(DESTDIR)$(PREFIX)/sbin/httpdtrace
-	install -m 644 docs/man/httpdtrace.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -m 644 docs/man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+	install -d $(DESTDIR)$(SHAREDIR)/scripts/bpftrace \
+	    $(DESTDIR)$(SHAREDIR)/scripts/dtrace $(DESTDIR)$(DOCDIR) \
+	    $(DESTDIR)$(PREFIX)/lib/dtrace
+	install -m 755 scripts/bpftrace/*.bt $(DESTDIR)$(SHAREDIR)/scripts/bpftrace/
+	install -m 755 scripts/dtrace/*.d $(DESTDIR)$(SHAREDIR)/scripts/dtrace/
+	install -m 644 module/httpd.d $(DESTDIR)$(PREFIX)/lib/dtrace/
+	install -m 644 README.md docs/probes.md $(DESTDIR)$(DOCDIR)/
 
 clean:
 	rm -rf $(BUILD)

@@ -13,19 +13,34 @@
 
 struct httpd_request_info;
 
+/*
+ * DTrace only: after the ':' of a probe come the argument types D scripts
+ * see (args[N]): strings are copied in, and the info struct becomes an
+ * httpd_reqinfo_t * through the translator in module/httpd.d (installed in
+ * lib/dtrace). The type below is a placeholder for building; the real one is
+ * the translator's. systemtap's dtrace ignores the translated types.
+ */
+typedef struct httpd_reqinfo { int dummy; } httpd_reqinfo_t;
+
 provider httpd {
     /* A client request whose headers have been read (not internal
      * redirects, not subrequests). */
     probe request__start(uint64_t id, uint64_t conn_id, char *method,
-        char *uri, char *client_ip, char *vhost);
+        char *uri, char *client_ip, char *vhost) :
+        (uint64_t id, uint64_t conn_id, string method, string uri,
+        string client_ip, string vhost);
 
     /* One per access-log line. */
     probe request__done(uint64_t id, int status, uint64_t latency_us,
-        char *method, char *uri, struct httpd_request_info *info);
+        char *method, char *uri, struct httpd_request_info *info) :
+        (uint64_t id, int status, uint64_t latency_us, string method,
+        string uri, httpd_reqinfo_t *info);
 
     /* A client connection accepted (not HTTP/2's internal connections). */
     probe conn__start(uint64_t conn_id, char *peer_ip, int peer_port,
-        char *local_ip, int local_port);
+        char *local_ip, int local_port) :
+        (uint64_t conn_id, string peer_ip, int peer_port, string local_ip,
+        int local_port);
 
     /* A client connection closed. */
     probe conn__done(uint64_t conn_id, uint32_t requests, uint64_t duration_us,

@@ -1,0 +1,91 @@
+"""`make install DESTDIR=... PREFIX=...`: every file lands where apxs and
+PREFIX say, Debian's a2enmod accepts the installed dtprovider.load, and the
+installed module still carries every probe with its semaphore."""
+import os
+import re
+import shutil
+import subprocess
+
+import pytest
+
+from httpd import REPO
+
+PREFIX = "/opt/dtp"
+
+
+def apxs(var):
+    return subprocess.run(["apxs", "-q", var], capture_output=True, text=True,
+                          check=True).stdout.strip()
+
+
+@pytest.fixture(scope="module")
+def destdir(tmp_path_factory):
+    if not shutil.which("apxs"):
+        pytest.skip("apxs is not installed (make check-deps)")
+    d = str(tmp_path_factory.mktemp("destdir"))
+    subprocess.run(["make", "-C", REPO, "install", "DESTDIR=" + d, "PREFIX=" + PREFIX],
+                   check=True, capture_output=True)
+    return d
+
+
+def installed(destdir):
+    out = set()
+    for dirpath, _, files in os.walk(destdir):
+        for f in files:
+            out.add(os.path.join(dirpath, f)[len(destdir):])
+    return out
+
+
+def test_files_land_where_apxs_and_prefix_say(destdir):
+    libexec, sysconf = apxs("LIBEXECDIR"), apxs("SYSCONFDIR")
+    share = PREFIX + "/share/mod_dtprovider/scripts"
+    want = {
+        libexec + "/mod_dtprovider.so",
+        sysconf + "/mods-available/dtprovider.load",
+        PREFIX + "/include/mod_dtprovider.h",
+        PREFIX + "/sbin/httpdtrace",
+        PREFIX + "/lib/dtrace/httpd.d",
+        PREFIX + "/share/doc/mod_dtprovider/README.md",
+        PREFIX + "/share/doc/mod_dtprovider/probes.md",
+    }
+    want |= {share + "/bpftrace/" + f for f in os.listdir(os.path.join(REPO, "scripts", "bpftrace"))}
+    want |= {share + "/dtrace/" + f for f in os.listdir(os.path.join(REPO, "scripts", "dtrace"))}
+    want |= {PREFIX + "/share/man/man8/" + f for f in os.listdir(os.path.join(REPO, "docs", "man"))
+             if f.endswith(".8")}
+    assert installed(destdir) == want
+    for f in want:
+        if "/scripts/" in f or f.endswith("/httpdtrace"):
+            assert os.access(destdir + f, os.X_OK), f
+
+
+def test_load_file_names_the_installed_module(destdir):
+    path = destdir + apxs("SYSCONFDIR") + "/mods-available/dtprovider.load"
+    with open(path) as f:
+        lines = [l for l in f.read().splitlines() if l and not l.startswith("#")]
+    assert lines == ["LoadModule dtprovider_module %s/mod_dtprovider.so" % apxs("LIBEXECDIR")]
+
+
+def test_a2enmod_enables_it(destdir):
+    if not shutil.which("a2enmod"):
+        pytest.skip("a2enmod is not installed (apache2)")
+    confdir = destdir + apxs("SYSCONFDIR")
+    os.makedirs(confdir + "/mods-enabled", exist_ok=True)
+    subprocess.run(["a2enmod", "-q", "dtprovider"], check=True, capture_output=True,
+                   env=dict(os.environ, APACHE_CONFDIR=confdir))
+    link = confdir + "/mods-enabled/dtprovider.load"
+    assert os.readlink(link) == "../mods-available/dtprovider.load"
+
+
+def test_installed_module_has_every_probe_with_a_semaphore(destdir):
+    so = destdir + apxs("LIBEXECDIR") + "/mod_dtprovider.so"
+    notes = subprocess.run(["readelf", "-n", so], capture_output=True, text=True,
+                           check=True).stdout
+    found = {}
+    for m in re.finditer(r"Provider: (\S+)\s+Name: (\S+)\s+Location: \S+, Base: \S+, "
+                         r"Semaphore: (0x[0-9a-f]+)", notes):
+        found[(m.group(1), m.group(2))] = int(m.group(3), 16)
+    with open(os.path.join(REPO, "module", "httpd_provider.d")) as f:
+        declared = re.findall(r"^\s*probe\s+(\w+)\s*\(", f.read(), re.M)
+    assert len(declared) >= 4
+    assert set(found) == {("httpd", p) for p in declared}
+    assert all(found.values())
