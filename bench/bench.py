@@ -215,11 +215,16 @@ class Tracer:
             return ""
 
     def drops(self):
-        """Events the tool reported dropped (stderr), or None if it said
-        nothing about drops."""
-        found = [int(a or b) for a, b in re.findall(
-            r"\bdrop\w*\D{0,30}?(\d+)|(\d+)[^\d\n]{0,30}?\bdrop", self.stderr(), re.I)]
+        """Events the tool reported dropped on stderr ("N events dropped so
+        far", "N requests, M dropped" at exit: read it after stop()), or
+        None if it said nothing about drops."""
+        found = [int(n) for n in re.findall(r"(\d+) (?:events )?dropped", self.stderr())]
         return max(found) if found else None
+
+    def seen(self):
+        """Requests the tool said it saw ("N requests, M dropped" at exit)."""
+        m = re.search(r"(\d+) requests, \d+ dropped", self.stderr())
+        return int(m.group(1)) if m else None
 
     def stop(self):
         stop_process(self.proc)
@@ -230,7 +235,8 @@ class Tracer:
 # ---------------------------------------------------------------------------
 
 def wrk(port, seconds, conns, threads, script=None):
-    """One wrk run on loopback: dict(rps, requests, errors)."""
+    """One wrk run on loopback: dict(rps, requests, non2xx, errors), errors
+    being socket errors (connect, read, write, timeout)."""
     cmd = ["wrk", "-t%d" % min(threads, conns), "-c%d" % conns, "-d%ds" % seconds]
     if script:
         cmd += ["-s", script]
@@ -238,11 +244,12 @@ def wrk(port, seconds, conns, threads, script=None):
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=seconds + 60).stdout
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     total = re.search(r"(\d+) requests in", out)
-    errors = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
-    errors += sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
+    non2xx = sum(int(n) for n in re.findall(r"Non-2xx or 3xx responses: (\d+)", out))
+    errors = sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out))
     if not rps or not total:
         raise RuntimeError("wrk printed no rate:\n" + out)
-    return dict(rps=float(rps.group(1)), requests=int(total.group(1)), errors=errors)
+    return dict(rps=float(rps.group(1)), requests=int(total.group(1)), non2xx=non2xx,
+                errors=errors)
 
 
 def send_requests(port, n, pause=0.0):
@@ -293,6 +300,7 @@ class Bench:
         self.tracers = {}
         self.status = {}            # config -> None or why it has no figures
         self.results = {}
+        self.sent = {}              # config -> requests wrk got answered
 
     # -- instances ------------------------------------------------------------
     def new_httpd(self, name, module, log_requests, mpm="event", extra="", **attrs):
@@ -335,11 +343,17 @@ class Bench:
             h.stop()
 
     # -- throughput -----------------------------------------------------------
+    def drive(self, name, seconds, conns, script=None):
+        """wrk on one instance; counts the answered requests."""
+        res = wrk(self.httpds[name].port, seconds, conns, self.p["threads"], script)
+        self.sent[name] = self.sent.get(name, 0) + res["requests"]
+        return res
+
     def throughput(self):
         p = self.p
         names = [c[0] for c in CONFIGS if c[0] in self.httpds]
         for n in names:                                     # warm-up
-            wrk(self.httpds[n].port, p["warmup"], p["conns"], p["threads"])
+            self.drive(n, p["warmup"], p["conns"])
         rounds = []
         for r in range(p["rounds"]):
             order = names if r % 2 == 0 else names[::-1]    # A B .. then .. B A
@@ -347,7 +361,7 @@ class Bench:
             for n in order:
                 h, t = self.httpds[n], self.tracers.get(n)
                 a0, t0 = apache_cpu(h), proc_cpu(t.proc.pid) if t else 0
-                res = wrk(h.port, p["seconds"], p["conns"], p["threads"])
+                res = self.drive(n, p["seconds"], p["conns"])
                 a1, t1 = apache_cpu(h), proc_cpu(t.proc.pid) if t else 0
                 res["apache_us"] = (a1 - a0) * 1e6 / max(1, res["requests"])
                 res["tool_us"] = (t1 - t0) * 1e6 / max(1, res["requests"]) if t else None
@@ -358,7 +372,6 @@ class Bench:
             n: any(module_state(pid, os.path.realpath(self.httpds[n].module))[1]
                    for pid in self.httpds[n].children())
             for n in names if self.tracers.get(n)}
-        self.results["drops"] = {n: t.drops() for n, t in self.tracers.items()}
 
     def throughput_rows(self):
         rounds = self.results.get("rounds", [])
@@ -375,20 +388,24 @@ class Bench:
                 ratio=statistics.median(ratios), rlo=min(ratios), rhi=max(ratios),
                 apache_us=statistics.median(r[name]["apache_us"] for r in rounds),
                 tool_us=statistics.median(tool) if tool else None,
-                errors=sum(r[name]["errors"] for r in rounds)))
+                errors=sum(r[name]["errors"] for r in rounds),
+                non2xx=sum(r[name]["non2xx"] for r in rounds)))
         return rows
 
     # -- callgrind ------------------------------------------------------------
     def callgrind_run(self, name, module, n):
-        """Total instructions of a whole one-process Apache that served n
-        requests, and the callgrind file."""
+        """A whole one-process Apache under callgrind that served n requests:
+        (total instructions, {hook: (calls, inclusive)}, {function: self})."""
         out = os.path.join(self.workdir, "callgrind.%s.%d.out" % (name, n))
         # Apache drops to www-data before callgrind writes its file.
         open(out, "w").close()
         os.chmod(out, 0o666)
         www = pwd.getpwnam("www-data")
         os.chown(out, www.pw_uid, www.pw_gid)
-        h = self.new_httpd("cg-%s-%d" % (name, n), module, False, mpm=CALLGRIND_MPM,
+        # Every run in the same server root: Apache's string work on paths
+        # (strlen, strcmp, memcpy) differs with their length and content.
+        shutil.rmtree(os.path.join(self.workdir, "cg"), ignore_errors=True)
+        h = self.new_httpd("cg", module, False, mpm=CALLGRIND_MPM,
                            one_process=True, wrapper=[
             "valgrind", "--tool=callgrind", "--vgdb=no", "--compress-strings=no",
             "--compress-pos=no", "--callgrind-out-file=" + out,
@@ -400,24 +417,33 @@ class Bench:
             h.proc.wait(timeout=300)
         finally:
             h.stop()
-        total, calls, incl = None, {}, {}
-        cfn, pending = None, None
+        # The file (uncompressed names): "fn=NAME", cost lines "POS COST";
+        # "cfn=CALLEE", "calls=COUNT POS" and one line of inclusive cost.
+        total, calls, incl, own = None, {}, {}, {}
+        fn, cfn, after_calls = None, None, False
         with open(out) as f:
             for line in f:
-                if pending:
+                if after_calls:
+                    if cfn in HOOKS:
+                        incl[cfn] = incl.get(cfn, 0) + int(line.split()[1])
+                    after_calls = False
+                elif line[:1].isdigit() or line[:1] in "+-*":
                     parts = line.split()
-                    incl[pending] = incl.get(pending, 0) + int(parts[1])
-                    pending = None
+                    if fn and len(parts) > 1:
+                        own[fn] = own.get(fn, 0) + int(parts[1])
+                elif line.startswith("fn="):
+                    fn = line[3:].strip()
                 elif line.startswith("cfn="):
                     cfn = line[4:].strip()
-                elif line.startswith("calls=") and cfn in HOOKS:
-                    calls[cfn] = calls.get(cfn, 0) + int(line[6:].split()[0])
-                    pending = cfn
+                elif line.startswith("calls="):
+                    if cfn in HOOKS:
+                        calls[cfn] = calls.get(cfn, 0) + int(line[6:].split()[0])
+                    after_calls = True
                 elif line.startswith("summary:"):
                     total = int(line.split()[1])
         if total is None:
             raise RuntimeError("no summary in " + out)
-        return total, {k: (calls[k], incl[k]) for k in calls}
+        return total, {k: (calls[k], incl[k]) for k in calls}, own
 
     def callgrind(self):
         """Per request: (total after n2 - total after n1) / (n2 - n1), for no
@@ -425,17 +451,24 @@ class Bench:
         the added figure over the repetitions."""
         n1, n2 = self.p["cg_requests"]
         per = {"base": [], "idle": []}
-        hooks = {}
+        hooks, own, where = {}, {}, {}
         for _ in range(self.p["cg_reps"]):
             for name, module in (("base", False), ("idle", True)):
-                t1, _ = self.callgrind_run(name, module, n1)
-                t2, hooks[name] = self.callgrind_run(name, module, n2)
+                t1, _, own1 = self.callgrind_run(name, module, n1)
+                t2, hooks[name], own2 = self.callgrind_run(name, module, n2)
                 per[name].append((t2 - t1) / (n2 - n1))
+                own[name] = {k: (own2.get(k, 0) - own1.get(k, 0)) / (n2 - n1)
+                             for k in set(own1) | set(own2)}
+            for k in set(own["base"]) | set(own["idle"]):
+                where.setdefault(k, []).append(own["idle"].get(k, 0) - own["base"].get(k, 0))
         added = [i - b for b, i in zip(per["base"], per["idle"])]
+        # Functions whose own instructions per request changed by one or more.
+        where = sorted(((statistics.median(v), k) for k, v in where.items()
+                        if abs(statistics.median(v)) >= 1.0), reverse=True)
         res = {name: dict(per_request=statistics.median(v), hooks=hooks[name])
                for name, v in per.items()}
         res.update(added=statistics.median(added), added_lo=min(added), added_hi=max(added),
-                   n=(n1, n2), reps=self.p["cg_reps"])
+                   n=(n1, n2), reps=self.p["cg_reps"], where=where)
         self.results["callgrind"] = res
 
     # -- probe hit ------------------------------------------------------------
@@ -474,12 +507,12 @@ class Bench:
             for k, v in runs.items()}
 
     # -- footprint at a held rate ---------------------------------------------
-    def hold_rate(self, h, conns, seconds):
+    def hold_rate(self, name, conns, seconds):
         """wrk whose connections each wait 1 ms after every response."""
         script = os.path.join(self.workdir, "pause.lua")
         with open(script, "w") as f:
             f.write("function delay()\n  return 1\nend\n")
-        return wrk(h.port, seconds, conns, self.p["threads"], script)
+        return self.drive(name, seconds, conns, script)
 
     def footprint(self):
         target, res = self.p["hold_rate"], {}
@@ -490,12 +523,12 @@ class Bench:
         # Calibrate the connection count on the first traced instance.
         conns = 8
         for _ in range(2):
-            got = self.hold_rate(self.httpds[traced[0]], conns, 2)["rps"]
+            got = self.hold_rate(traced[0], conns, 2)["rps"]
             conns = max(1, min(128, round(conns * target / max(1.0, got))))
         for n in traced:
             t = self.tracers[n]
             c0, w0 = proc_cpu(t.proc.pid), time.time()
-            r = self.hold_rate(self.httpds[n], conns, self.p["hold_seconds"])
+            r = self.hold_rate(n, conns, self.p["hold_seconds"])
             c1, w1 = proc_cpu(t.proc.pid), time.time()
             rss, hwm = proc_mem_kb(t.proc.pid)
             res[n] = dict(rate=r["rps"], conns=conns, cpu=(c1 - c0) / (w1 - w0),
@@ -513,6 +546,9 @@ class Bench:
             self.footprint()
         finally:
             self.stop_all()
+        self.results["drops"] = {n: t.drops() for n, t in self.tracers.items()}
+        self.results["seen"] = {n: (t.seen(), self.sent.get(n, 0))
+                                for n, t in self.tracers.items()}
         self.callgrind()
         self.probe_hits()
         self.results["load_after"] = os.getloadavg()
@@ -674,8 +710,16 @@ def report(b):
         lines += ["", "Probe sites optimized by the kernel in the traced instances "
                   "([uprobes-trampoline] mapped): " + ", ".join(
                       "%s %s" % (n, "yes" if v else "no") for n, v in opt.items()) + "."]
-    errs = sum(row.get("errors", 0) for row in rows)
-    lines += ["", "wrk errors or non-2xx responses over all runs: %d." % errs, ""]
+    seen = r.get("seen", {})
+    if seen.get("requests"):
+        got, sent = seen["requests"]
+        lines += ["", "httpdtrace requests saw %s requests; wrk had %d answered on its "
+                  "instance over the whole run (warm-up, rounds, held rate)." % (
+                      "?" if got is None else got, sent)]
+    lines += ["", "Over all rounds: %d responses other than 2xx, %d socket errors (wrk's "
+              "connect, read, write and timeout counts)." % (
+                  sum(row.get("non2xx", 0) for row in rows),
+                  sum(row.get("errors", 0) for row in rows)), ""]
 
     cg = r["callgrind"]
     lines += ["## Instructions (callgrind)", "",
@@ -692,7 +736,11 @@ def report(b):
               "| per request, module loaded and idle | %.0f |" % cg["idle"]["per_request"],
               "| **added by the idle module, per request** | **%.1f** (repetitions: %.1f to "
               "%.1f) |" % (cg["added"], cg["added_lo"], cg["added_hi"]), ""]
-    lines += ["| hook (idle) | calls | inclusive instructions per call |", "|---|---|---|"]
+    lines += ["Where they go: functions whose own instructions per request differ (idle "
+              "module − no module, median over the repetitions, |Δ| ≥ 1):", "",
+              "| function | Δ instructions per request |", "|---|---|"]
+    lines += ["| %s | %+.1f |" % (k, v) for v, k in cg["where"]]
+    lines += ["", "| hook (idle) | calls | inclusive instructions per call |", "|---|---|---|"]
     for hook in HOOKS:
         calls, incl = cg["idle"]["hooks"].get(hook, (0, 0))
         lines.append("| %s | %d | %s |" % (hook, calls, "%.1f" % (incl / calls) if calls
@@ -750,8 +798,9 @@ def smoke_checks(b, rows):
             checks.append(("throughput: " + row["label"], row["missing"] == NOT_BUILT,
                            row["missing"]))
         else:
-            checks.append(("throughput: " + row["label"], row["rps"] > 0 and row["errors"] == 0,
-                           "%.0f req/s, %d errors" % (row["rps"], row["errors"])))
+            checks.append(("throughput: " + row["label"], row["rps"] > 0 and row["non2xx"] == 0,
+                           "%.0f req/s, %d non-2xx, %d socket errors" % (
+                               row["rps"], row["non2xx"], row["errors"])))
     cg = b.results["callgrind"]
     for name in ("base", "idle"):
         checks.append(("callgrind per request: " + name, cg[name]["per_request"] > 0,
