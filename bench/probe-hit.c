@@ -6,15 +6,17 @@
  * the same kind of site, from module/sdt_nop5.h), or calls a bare function
  * whose first instruction is the 5-byte nop the kernel's uprobe optimizer
  * accepts: a plain uprobe on it is the cheapest hit the kernel offers (the
- * floor the USDT site is compared with). The bench runs it untraced and
- * under a counting tracer and prints nanoseconds per loop iteration.
+ * floor the USDT site is compared with). Both run in the same process, in
+ * alternating chunks; the bench runs it untraced and under a counting tracer
+ * and gets the median nanoseconds per hit of each.
  *
  * Built twice: probe-hit (sites as in the module) and probe-hit-nop1
  * (-DDTP_SDT_NOP1: sys/sdt.h's 1-byte nop), so the gain of the 5-byte site
  * is measured too.
  *
- *   probe-hit usdt|bare N
- *   prints: mode=.. site_bytes=.. hits=N ns_per_hit=(wall) cpu_ns_per_hit=..
+ *   probe-hit HITS CHUNKS
+ *   prints, for mode=bare and mode=usdt:
+ *   mode=.. site_bytes=.. hits=N ns_per_hit=(wall) cpu_ns_per_hit=..
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -63,20 +65,59 @@ static double clock_ns(clockid_t clock)
     return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
+/* Per-hit cost of one chunk of `n` hits of the bare site (bare != 0) or of
+ * request-done, in wall and thread-CPU nanoseconds. */
+static void run_chunk(int bare, uint64_t first, uint64_t n,
+                      const struct httpd_request_info *info,
+                      double *wall, double *cpu)
+{
+    double t0 = clock_ns(CLOCK_MONOTONIC), c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
+    uint64_t i;
+
+    if (bare) {
+        for (i = 0; i < n; i++) {
+            probe_hit_bare_site();
+        }
+    }
+    else {
+        for (i = 0; i < n; i++) {
+            fire_request_done(first + i, info);
+        }
+    }
+    *cpu = (clock_ns(CLOCK_THREAD_CPUTIME_ID) - c0) / (double)n;
+    *wall = (clock_ns(CLOCK_MONOTONIC) - t0) / (double)n;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof(*v), cmp_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+#define MAX_CHUNKS 1000
+
 int main(int argc, char **argv)
 {
     static const char method[] = "GET", uri[] = "/static.html";
+    static double wall[2][MAX_CHUNKS], cpu[2][MAX_CHUNKS];
     struct httpd_request_info info;
-    uint64_t i, n;
-    double t0, t1, c0, c1;
-    int bare;
+    uint64_t n, per;
+    int chunks, c, k;
 
-    if (argc != 3 || (strcmp(argv[1], "usdt") && strcmp(argv[1], "bare"))
-        || (n = strtoull(argv[2], NULL, 10)) == 0) {
-        fprintf(stderr, "usage: probe-hit usdt|bare N\n");
+    if (argc != 3 || (n = strtoull(argv[1], NULL, 10)) == 0
+        || (chunks = atoi(argv[2])) <= 0 || chunks > MAX_CHUNKS
+        || (per = n / (uint64_t)chunks) == 0) {
+        fprintf(stderr, "usage: probe-hit HITS CHUNKS (1 to %d chunks)\n",
+                MAX_CHUNKS);
         return 2;
     }
-    bare = strcmp(argv[1], "bare") == 0;
     memset(&info, 0, sizeof(info));
     info.version = HTTPD_REQUEST_INFO_VERSION;
     info.size = sizeof(info);
@@ -85,22 +126,23 @@ int main(int argc, char **argv)
     info.method = (uintptr_t)method;
     info.uri = (uintptr_t)uri;
 
-    t0 = clock_ns(CLOCK_MONOTONIC);
-    c0 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
-    if (bare) {
-        for (i = 0; i < n; i++) {
-            probe_hit_bare_site();
+    /* Chunks of the two sites alternate (bare first, then usdt first), so
+     * both see the same machine: a busy neighbour or a frequency change
+     * lands on both. */
+    for (c = 0; c < chunks; c++) {
+        for (k = 0; k < 2; k++) {
+            int bare = (k + c) % 2 == 0;
+
+            run_chunk(bare, (uint64_t)c * per + 1, per, &info,
+                      &wall[bare][c], &cpu[bare][c]);
         }
     }
-    else {
-        for (i = 0; i < n; i++) {
-            fire_request_done(i + 1, &info);
-        }
+    for (k = 1; k >= 0; k--) {
+        printf("mode=%s site_bytes=%d hits=%llu ns_per_hit=%.1f "
+               "cpu_ns_per_hit=%.1f\n", k ? "bare" : "usdt",
+               k ? 5 : DTP_SDT_SITE_BYTES,
+               (unsigned long long)(per * (uint64_t)chunks),
+               median(wall[k], chunks), median(cpu[k], chunks));
     }
-    c1 = clock_ns(CLOCK_THREAD_CPUTIME_ID);
-    t1 = clock_ns(CLOCK_MONOTONIC);
-    printf("mode=%s site_bytes=%d hits=%llu ns_per_hit=%.1f cpu_ns_per_hit=%.1f\n",
-           argv[1], bare ? 5 : DTP_SDT_SITE_BYTES, (unsigned long long)n,
-           (t1 - t0) / (double)n, (c1 - c0) / (double)n);
     return 0;
 }
