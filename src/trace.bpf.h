@@ -21,7 +21,9 @@
  *
  * Each program that should be attached is `SEC("usdt") int BPF_USDT(name,
  * ...)` where name is the probe's name (request__done): trace_attach()
- * attaches every program of the object to httpd:<program name>.
+ * attaches every program of the object to httpd:<program name>. A suffix
+ * after three underscores is ignored, so two programs can share a probe
+ * (request__done___hist attaches to request__done).
  */
 #ifndef TRACE_BPF_H
 #define TRACE_BPF_H

@@ -24,6 +24,7 @@
 #define INSTALLED_MODULE HTTPDTRACE_LIBEXECDIR "/" TRACE_MODULE_NAME
 #define DROPS_EVERY_NS 1000000000ULL
 #define MAX_FOUND 4
+#define PROBE_NAME_MAX 64
 
 struct trace_env trace_env;
 volatile sig_atomic_t trace_exiting;
@@ -407,6 +408,16 @@ int trace_prepare(struct trace *t, struct bpf_object *obj)
 	return 0;
 }
 
+/* The probe a program attaches to: its name, up to a "___" suffix that lets
+ * two programs share a probe (request__done___hist -> request__done). */
+static void probe_of_program(const char *prog, char *name, size_t len)
+{
+	const char *end = strstr(prog, "___");
+	size_t n = end ? (size_t)(end - prog) : strlen(prog);
+
+	snprintf(name, len, "%.*s", (int)n, prog);
+}
+
 int trace_attach(struct trace *t)
 {
 	struct probe_note notes[PROBES_MAX];
@@ -414,8 +425,10 @@ int trace_attach(struct trace *t)
 	int n = probes_read(t->module, notes, PROBES_MAX);
 
 	bpf_object__for_each_program(prog, t->obj) {
-		const char *name = bpf_program__name(prog);
+		char name[PROBE_NAME_MAX];
 		struct bpf_link *link;
+
+		probe_of_program(bpf_program__name(prog), name, sizeof(name));
 
 		if (t->nlinks == TRACE_MAX_LINKS) {
 			trace_err("too many programs (max %d)", TRACE_MAX_LINKS);

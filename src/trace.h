@@ -14,6 +14,7 @@
  *   x_bpf__load(skel)
  *   trace_attach(&t)                every program, by its name, to
  *                                   httpd:<name> in the module, pid -1
+ *                                   (name___x also attaches to httpd:<name>)
  *   trace_stream_open(&t, fn, ctx)  (streaming tools) consumer of `events`
  *   while (!trace_exiting)
  *           trace_stream_poll(&t)   drain, report drops, flush, sleep 50 ms

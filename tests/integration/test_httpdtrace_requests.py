@@ -14,7 +14,7 @@ import pytest
 
 from conftest import MPMS
 from httpd import MODULE
-from httpdtrace import TOOL, parse_requests, run
+from httpdtrace import TOOL, Httpdtrace, parse_requests, run
 
 VHOSTS = """
 <VirtualHost *:*>
@@ -287,6 +287,35 @@ def test_closed_pipe_exits_quietly(httpdtrace, make_httpd):
     assert out.splitlines() == [out.splitlines()[0], "rc=0"]
     assert out.startswith("TIME ")
     assert err == ""
+
+
+def test_unmapped_module_warns_and_traces_later_processes(tracing, make_httpd, tmp_path):
+    """A module no process maps yet: a warning, then the attach by path
+    catches the Apache started afterwards; -d ends the run; -v shows
+    libbpf's own messages."""
+    so = str(tmp_path / "mod_dtprovider.so")
+    shutil.copy(MODULE, so)
+    os.chmod(str(tmp_path), 0o755)
+    t = Httpdtrace("requests", "-m", so, "-d", "20s", "-v").start()
+    try:
+        assert ("httpdtrace: warning: no running process has %s mapped; tracing it for "
+                "processes that load it later\n" % so) in t.stderr
+        assert "libbpf: " in t.stderr
+        h = make_httpd("event", module=so)
+        assert send(h, "GET", "/static.html") == 200
+        h.wait_access_lines(1)
+        t.stop()
+    finally:
+        t.kill()
+    assert t.rc == 0
+    assert [d["uri"] for d in parse_requests(t.stdout)] == ["/static.html"]
+
+
+def test_duration_ends_the_run(tracing):
+    r = run("requests", "-m", MODULE, "-d", "300ms", "-j")
+    assert r.returncode == 0, r.stderr
+    assert r.stdout == '{"type":"summary","requests":0,"dropped":0}\n'
+    assert r.stderr.endswith("httpdtrace: 0 requests, 0 dropped\n")
 
 
 # ---------------------------------------------------------------------------
