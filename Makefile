@@ -2,6 +2,7 @@
 #
 #   make            build the module and httpdtrace under $(BUILD)/
 #   make check      install test dependencies (Debian), build, run every test
+#   make demo       the same dependencies, then a private Apache traced live
 #   make install    DESTDIR, PREFIX honoured; the module goes where apxs says
 #
 # Everything generated lives under $(BUILD)/ and is never committed.
@@ -41,7 +42,7 @@ MOD_CFLAGS += $(SDT_CFLAGS)
 MODULE    := $(BUILD)/mod_dtprovider.so
 
 .PHONY: all module tools check check-deps unit integration install clean \
-        bench bench-build bench-smoke
+        bench bench-build bench-smoke demo
 all: module tools
 
 # ---------------------------------------------------------------------------
@@ -150,6 +151,12 @@ unit: $(UNIT_BIN)
 
 integration: all
 	$(PYTEST) -ra tests/integration
+
+# make demo: a private Apache with the module on 127.0.0.1:8080, traced while
+# it serves sample traffic, then stopped (demo/demo.py; DEMO_PORT=N to move).
+demo: check-deps
+	$(MAKE) all
+	/usr/bin/python3 demo/demo.py
 
 # ---------------------------------------------------------------------------
 # Benchmark (bench/bench.py says what it measures)

@@ -104,6 +104,18 @@ class Events:
         return [self.dones[k] for k in sorted(self.dones)]
 
 
+def interrupt(proc, timeout=20):
+    """Stop a tracer as a user would, with SIGINT (bpftrace prints its maps
+    then); SIGKILL if it is still there after `timeout` seconds."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGINT)
+        try:
+            proc.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
 class Bpftrace:
     """bpftrace running SCRIPT (or `script`) against the module at `so`; or,
     with `argv`, bpftrace run with those arguments (a script file and its
@@ -149,13 +161,7 @@ class Bpftrace:
     def stop(self, settle=1.0):
         """Detach (SIGINT, as a user would) and return the Events seen."""
         time.sleep(settle)
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        interrupt(self.proc)
         time.sleep(0.2)
         return Events("".join(self.out))
 

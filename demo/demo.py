@@ -1,0 +1,200 @@
+"""make demo: mod_dtprovider on a private Apache, traced while it serves.
+
+Starts Debian's apache2 with the module on 127.0.0.1:8080 and [::1]:8080
+(DEMO_PORT overrides), with its own config, logs and PidFile under
+build/demo/ (the tests' Apache fixture, tests/integration/httpd.py, writes
+them: one config for both), sends mixed traffic (200, 404, a redirect, a
+POST, IPv6) while a viewer prints each request as it finishes, then more
+traffic under a latency histogram. Whatever it started is stopped on the
+way out: at the end, on an error, on Ctrl-C or SIGTERM. Needs no terminal.
+
+The viewers are the VIEWERS below: commands that print until SIGINT. The
+bpftrace scripts serve until httpdtrace has the same views.
+"""
+import http.client
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
+
+from httpd import MODULE, Httpd  # noqa: E402
+from tracer import interrupt  # noqa: E402
+
+PORT = int(os.environ.get("DEMO_PORT", "8080"))
+ROOT = os.path.join(REPO, "build", "demo")
+SCRIPTS = os.path.join(REPO, "scripts", "bpftrace")
+
+# (title, command, requests to send while it runs, pause between requests)
+VIEWERS = [
+    ("every request as Apache finishes it",
+     ["bpftrace", os.path.join(SCRIPTS, "http-requests.bt"), MODULE], 12, 0.25),
+    ("latency of 300 requests, log2 histogram in microseconds (at Ctrl-C)",
+     ["bpftrace", os.path.join(SCRIPTS, "request-latency.bt"), MODULE], 300, 0),
+]
+
+# The sample traffic, round robin: (method, path, body, over IPv6).
+TRAFFIC = [
+    ("GET", "/", None, False),              # 200, DirectoryIndex
+    ("GET", "/static.html", None, False),   # 200, static file
+    ("GET", "/missing", None, False),       # 404, ErrorDocument
+    ("GET", "/dir", None, False),           # 301 redirect to /dir/
+    ("POST", "/post.lua", "name=demo&x=1", False),  # 200, mod_lua reads the body
+    ("GET", "/static.html", None, True),    # 200 over IPv6
+]
+
+
+def say(text):
+    print(text, flush=True)
+
+
+def fail(text):
+    say("make demo: " + text)
+    sys.exit(1)
+
+
+# ---------------------------------------------------------------------------
+# Preconditions
+# ---------------------------------------------------------------------------
+def check_port():
+    """Fail unless PORT is free on both addresses Apache will listen on."""
+    for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
+        s = socket.socket(family, socket.SOCK_STREAM)
+        try:
+            s.bind((host, PORT))
+        except OSError as e:
+            fail("port %d on %s is taken (%s); stop what listens there "
+                 "(ss -ltnp 'sport = :%d') or run: DEMO_PORT=8081 make demo"
+                 % (PORT, host, e.strerror, PORT))
+        finally:
+            s.close()
+
+
+def reachable_by_others(path):
+    """True if every folder above `path` lets other users (Apache's children
+    run as www-data) pass."""
+    path = os.path.abspath(path)
+    while True:
+        if not os.stat(path).st_mode & 0o001:
+            return False
+        parent = os.path.dirname(path)
+        if parent == path:
+            return True
+        path = parent
+
+
+def check_tracing():
+    if os.geteuid() != 0:
+        fail("tracing needs root; run: sudo make demo")
+    for tool in ("apache2", "bpftrace"):
+        if not shutil.which(tool):
+            fail("%s is not installed; run: make check-deps" % tool)
+
+
+# ---------------------------------------------------------------------------
+# Traffic and viewers
+# ---------------------------------------------------------------------------
+def send(n, pause):
+    """Send n requests of TRAFFIC, each on its own connection."""
+    for i in range(n):
+        method, path, body, v6 = TRAFFIC[i % len(TRAFFIC)]
+        conn = http.client.HTTPConnection("::1" if v6 else "127.0.0.1", PORT, timeout=10)
+        headers = {"Content-Type": "application/x-www-form-urlencoded"} if body else {}
+        conn.request(method, path, body=body, headers=headers)
+        conn.getresponse().read()
+        conn.close()
+        time.sleep(pause)
+
+
+class Viewer:
+    """A tracing command whose stdout is shown as it comes; its stderr
+    (bpftrace's harmless detach and memlock notes) only if it fails."""
+
+    def __init__(self, argv):
+        self.argv = argv
+        self.proc = None
+        self.err = []
+        self.ready = threading.Event()
+
+    def start(self, timeout=60):
+        self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+                                     text=True, env=dict(os.environ, BPFTRACE_STRLEN="64"))
+        threading.Thread(target=self._show, daemon=True).start()
+        threading.Thread(target=lambda: self.err.extend(self.proc.stderr),
+                         daemon=True).start()
+        deadline = time.time() + timeout
+        while not self.ready.wait(0.1):
+            if self.proc.poll() is not None or time.time() > deadline:
+                self.stop()
+                fail("%s did not start:\n%s" % (" ".join(self.argv), "".join(self.err)))
+        time.sleep(1.0)         # its first line comes just before the attach completes
+
+    def _show(self):
+        for line in self.proc.stdout:
+            self.ready.set()
+            sys.stdout.write(line)
+            sys.stdout.flush()
+
+    def stop(self):
+        """SIGINT, as Ctrl-C would (bpftrace prints its maps then)."""
+        if self.proc is not None:
+            interrupt(self.proc)
+            time.sleep(0.2)     # the reader thread prints the last lines
+
+
+def on_signal(signum, frame):
+    say("\nmake demo: %s; stopping what it started" % signal.Signals(signum).name)
+    raise SystemExit(128 + signum)
+
+
+def main():
+    check_tracing()
+    check_port()
+    if not os.path.exists(MODULE):
+        fail("%s is not built; run: make" % MODULE)
+    # Also when started with SIGINT ignored (a background job of a script).
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, on_signal)
+    os.makedirs(ROOT, exist_ok=True)
+    os.chmod(ROOT, 0o755)
+    h = Httpd(ROOT, mpm="event", port=PORT, servername="demo.local")
+    tmp_docroot = None
+    if not reachable_by_others(ROOT):
+        tmp_docroot = tempfile.mkdtemp(prefix="mod_dtprovider-demo-")
+        os.chmod(tmp_docroot, 0o755)
+        h.docroot = tmp_docroot
+    viewer = None
+    try:
+        say("== Apache with mod_dtprovider on http://127.0.0.1:%d/ (config %s)" % (PORT, h.conf))
+        h.start()
+        for title, argv, n, pause in VIEWERS:
+            say("\n== %s: %s" % (title, " ".join(os.path.relpath(a, REPO)
+                                                if a.startswith(REPO) else a for a in argv)))
+            viewer = Viewer(argv)
+            viewer.start()
+            send(n, pause)
+            time.sleep(1.0)     # the event MPM may log after responding
+            viewer.stop()
+            if viewer.proc.returncode != 0:
+                fail("%s failed:\n%s" % (argv[0], "".join(viewer.err)))
+        say("\n== done: %d requests traced; stopping Apache" % sum(v[2] for v in VIEWERS))
+    except RuntimeError as e:
+        fail(str(e))
+    finally:
+        if viewer is not None:
+            viewer.stop()
+        h.stop()
+        if tmp_docroot:
+            shutil.rmtree(tmp_docroot, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,34 @@
+"""make demo's script (demo/demo.py), run as `make demo` runs it but on a
+free port: its request lines and histogram, and nothing left running."""
+import os
+import re
+import subprocess
+
+from httpd import REPO, free_port
+
+
+def test_demo(tracing):
+    port = free_port()
+    out = subprocess.run(["/usr/bin/python3", os.path.join(REPO, "demo", "demo.py")],
+                         env=dict(os.environ, DEMO_PORT=str(port)), stdin=subprocess.DEVNULL,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    lines = out.stdout.splitlines()
+    reqs = [l for l in lines if re.match(r"^ +\d+\.\d{3} +\d+ \d{3} ", l)]
+    assert [l.split()[2] for l in reqs] == ["200", "200", "404", "301", "200", "200"] * 2
+    assert sum(1 for l in reqs if "[::1]:%d " % port in l) == 2
+    buckets = [int(m.group(1)) for m in
+               (re.match(r"^\[[^\]]+[\])] +(\d+) \|", l) for l in lines) if m]
+    assert sum(buckets) == 300
+    assert "@requests: 300" in lines
+    assert lines[-1] == "== done: 312 requests traced; stopping Apache"
+    conf = os.path.join(REPO, "build", "demo", "httpd.conf")
+    assert not [pid for pid in os.listdir("/proc") if pid.isdigit() and running(pid, conf)]
+
+
+def running(pid, word):
+    try:
+        with open("/proc/%s/cmdline" % pid, "rb") as f:
+            return word.encode() in f.read()
+    except OSError:
+        return False
