@@ -71,6 +71,43 @@ int filter_duration_parse(const char *s, unsigned long long *us)
 	return -1;
 }
 
+int filter_interval_parse(const char *s, unsigned long long *ms)
+{
+	unsigned long long us;
+	char *end;
+	double v;
+
+	if (!isdigit((unsigned char)s[0]) && s[0] != '.')
+		return -1;
+	if (filter_duration_parse(s, &us) == 0) {
+		v = (double)us / 1e3;
+	} else {
+		errno = 0;
+		v = strtod(s, &end) * 1e3;
+		if (errno || end == s || *end)
+			return -1;
+	}
+	if (v < 1 || v > 86400e3)
+		return -1;
+	*ms = (unsigned long long)v;
+	return 0;
+}
+
+int filter_count_parse(const char *s, unsigned long long *n)
+{
+	char *end;
+	long v;
+
+	if (!isdigit((unsigned char)s[0]))
+		return -1;
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno || *end || v <= 0 || v > 0x7fffffff)
+		return -1;
+	*n = (unsigned long long)v;
+	return 0;
+}
+
 int filter_method_parse(const char *s, char *buf, unsigned int len)
 {
 	unsigned int i;

@@ -30,6 +30,15 @@ bool filter_status_match(const struct filter_status *f, int status);
  * unit was meant?). Returns 0 or -1. */
 int filter_duration_parse(const char *s, unsigned long long *us);
 
+/* The `interval` positional argument of the aggregating subcommands: seconds
+ * as libbpf-tools take them ("1", also "0.5"), or a duration with a unit
+ * ("500ms", "2s"); into milliseconds, at least 1 and at most a day. Returns
+ * 0 or -1. */
+int filter_interval_parse(const char *s, unsigned long long *ms);
+
+/* A positive decimal count ("3", at most 2^31-1). Returns 0 or -1. */
+int filter_count_parse(const char *s, unsigned long long *n);
+
 /* Copy an HTTP method into buf upper-cased ("get" -> "GET"). Returns 0, or -1
  * if it is empty, has a character that is not a letter, '-' or '_', or does
  * not fit in len - 1 bytes. */

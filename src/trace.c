@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
+#include "filter.h"
 #include "probes.h"
 #include "proc.h"
 #include "trace.h"
@@ -557,6 +558,60 @@ void trace_stream_finish(struct trace *t, const unsigned long long *count, const
 	if (flush_out() || trace_epipe)
 		return;
 	fprintf(stderr, "httpdtrace: %llu %s, %llu dropped\n", *count, what, trace_drops(t));
+}
+
+/* ---------------------------------------------------------------------------
+ * [interval] [count]
+ * ------------------------------------------------------------------------- */
+void trace_interval_arg(struct trace_interval *iv, struct argp_state *state, const char *arg)
+{
+	switch (iv->nargs++) {
+	case 0:
+		if (filter_interval_parse(arg, &iv->ms))
+			argp_error(state, "invalid interval '%s': give seconds (1, 0.5) or a "
+				   "duration (500ms)", arg);
+		break;
+	case 1:
+		if (filter_count_parse(arg, &iv->count))
+			argp_error(state, "invalid count '%s': give a number of reports (1 or more)",
+				   arg);
+		break;
+	default:
+		argp_error(state, "unexpected argument '%s' (after [interval] [count])", arg);
+	}
+}
+
+/* Sleeps are cut in slices so a signal that lands just before nanosleep()
+ * delays the exit by one slice at most. */
+#define INTERVAL_SLICE_MS 100
+
+int trace_interval_wait(struct trace_interval *iv)
+{
+	unsigned long long now;
+	int err = flush_out();
+
+	if (err)
+		return err;
+	if (trace_exiting || (iv->count && iv->reports >= iv->count))
+		return 0;
+	now = trace_now_ns();
+	if (!iv->next_ns)
+		iv->next_ns = now;
+	iv->next_ns += iv->ms * 1000000ULL;
+	while (!trace_exiting && (!iv->ms || now < iv->next_ns)) {
+		unsigned long long left = iv->ms ? (iv->next_ns - now) / 1000000ULL + 1 :
+						   INTERVAL_SLICE_MS;
+
+		trace_sleep_ms(left < INTERVAL_SLICE_MS ? (unsigned int)left : INTERVAL_SLICE_MS);
+		now = trace_now_ns();
+	}
+	iv->reports++;
+	return 1;
+}
+
+bool trace_interval_last(const struct trace_interval *iv)
+{
+	return trace_exiting || (iv->count && iv->reports >= iv->count);
 }
 
 void trace_sleep_ms(unsigned int ms)

@@ -21,6 +21,10 @@
  *                                   (aggregating tools: sleep, read maps)
  *   trace_close(&t); x_bpf__destroy(skel)
  *
+ * An aggregating tool (latency, top, conns -S) takes libbpf-tools'
+ * `[interval] [count]` through trace_interval_arg() and loops on
+ * trace_interval_wait() instead of trace_stream_poll().
+ *
  * Every trace_* function that can fail prints its own one-line error
  * ("httpdtrace: ...: what to do") and returns a negative errno; callers just
  * `goto cleanup` with a non-zero exit.
@@ -118,6 +122,44 @@ unsigned long long trace_drops(struct trace *t);
  * callback bumps, is final), a last drop report, then the stderr summary
  * "httpdtrace: N <what>, M dropped" (nothing after EPIPE). */
 void trace_stream_finish(struct trace *t, const unsigned long long *count, const char *what);
+
+/* ---------------------------------------------------------------------------
+ * [interval] [count]: the positional arguments of aggregating subcommands
+ *
+ *   static struct trace_interval iv;       (top: iv.ms = 1000 first, a default)
+ *   parser:  case ARGP_KEY_ARG: trace_interval_arg(&iv, state, arg); break;
+ *   after trace_attach():
+ *           while ((err = trace_interval_wait(&iv)) > 0)
+ *                   print the report (to stdout) and reset the maps
+ *           (err is then 0, or negative after a write error)
+ *
+ * No interval: one report, at Ctrl-C/SIGTERM. An interval: a report at the
+ * end of each one (measured from the first wait, so reports do not drift),
+ * `count` of them if given, and at Ctrl-C one more for the interval it cut
+ * short, as libbpf-tools do. stdout is flushed at each wait; a reader that
+ * went away (| head) ends the loop quietly (trace_epipe).
+ * ------------------------------------------------------------------------- */
+struct trace_interval {
+	unsigned long long ms;      /* interval; 0: one report, at the end */
+	unsigned long long count;   /* reports to make; 0: until Ctrl-C */
+	unsigned long long reports; /* reports due so far (trace_interval_wait) */
+	unsigned long long next_ns; /* CLOCK_MONOTONIC end of this interval */
+	int nargs;                  /* positional arguments parsed */
+};
+
+/* Call on ARGP_KEY_ARG: the first argument is the interval in seconds ("1",
+ * "0.5") or a duration ("500ms"), the second the count of reports; a bad or
+ * third argument is an argp_error (usage message, exit 2). */
+void trace_interval_arg(struct trace_interval *iv, struct argp_state *state, const char *arg);
+
+/* Flush stdout, then sleep until the next report is due. Returns 1: print a
+ * report now; 0: the run is over (count reached, Ctrl-C's report made, or
+ * stdout closed); a negative errno if stdout cannot be written (said on
+ * stderr). */
+int trace_interval_wait(struct trace_interval *iv);
+
+/* While printing report iv->reports: true if it is the last one. */
+bool trace_interval_last(const struct trace_interval *iv);
 
 /* Nanoseconds of CLOCK_MONOTONIC. */
 unsigned long long trace_now_ns(void);
