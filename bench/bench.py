@@ -332,8 +332,16 @@ class Bench:
             self.httpds[name] = h
             h.start()
             if tool:
-                self.tracers[name] = Tracer(tool, os.path.realpath(h.module),
-                                            self.workdir).start(h)
+                t = Tracer(tool, os.path.realpath(h.module), self.workdir)
+                try:
+                    self.tracers[name] = t.start(h)
+                except RuntimeError as e:
+                    # Its row says why; the other rows are still measured.
+                    t.stop()
+                    h.stop()
+                    del self.httpds[name]
+                    self.status[name] = "error: %s" % str(e).replace("\n", " ")[:300]
+                    continue
             self.status.setdefault(name, None)
 
     def stop_all(self):
@@ -653,11 +661,17 @@ def targets(b, rows):
                 "%.0f ns vs %.0f ns: %.3f× (runs %.3f–%.3f)" % (
                     usdt, floor, ratio, h5["rlo"], h5["rhi"]), verdict(ratio <= 1.05, why)))
 
+    def unmeasured(name):
+        """Why a tool's figures are missing, for a verdict."""
+        why = b.status.get(name) or "?"
+        return ("not measured: httpdtrace %s does not exist yet" % name if why == NOT_BUILT
+                else "**not measured**: " + why)
+
     def ratio_target(name, goal, what):
         r = by.get(name)
         if not r or r.get("missing"):
             return ("req/s ratio %s ≥ %.2f" % (what, goal), r["missing"] if r else "?",
-                    "not measured: httpdtrace has no such subcommand yet")
+                    unmeasured(name))
         ok = r["ratio"] >= goal
         why = ""
         if not ok and r["rhi"] >= goal:
@@ -688,8 +702,8 @@ def targets(b, rows):
 
     drops = b.results.get("drops", {}).get("requests")
     if by["requests"].get("missing"):
-        out.append(("0 drops at the highest rate", by["requests"]["missing"],
-                    "not measured: httpdtrace requests does not exist yet"))
+        out.append(("0 drops at the highest rate", NOT_BUILT if b.status["requests"] ==
+                    NOT_BUILT else "error", unmeasured("requests")))
     elif drops is None:
         out.append(("0 drops at the highest rate", "the tool reported no drop count",
                     "**unknown**: httpdtrace requests printed nothing about drops on stderr"))
@@ -702,8 +716,8 @@ def targets(b, rows):
     fp = b.results.get("footprint", {}).get("top")
     if not fp:
         out.append(("top < 2 % of a core and < 20 MB RSS at 10k req/s",
-                    by["top"].get("missing", "?"), "not measured: httpdtrace top does not "
-                    "exist yet"))
+                    NOT_BUILT if b.status.get("top") == NOT_BUILT else "error",
+                    unmeasured("top")))
     else:
         ok = fp["cpu"] < 0.02 and fp["hwm_kb"] < 20 * 1024
         why = []
