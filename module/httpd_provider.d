@@ -36,6 +36,22 @@ provider httpd {
         (uint64_t id, int status, uint64_t latency_us, string method,
         string uri, httpd_reqinfo_t *info);
 
+    /* A phase of a client request begins, and the one before it ends:
+     * translate, access, type, handler, log, end (phase numbers in
+     * mod_dtprovider.h). uri is the uri being processed (after an internal
+     * redirect, the new one; at log and end, the client's). elapsed_us:
+     * microseconds since the request line was read, so the first phase's
+     * elapsed_us is how long reading the request took. */
+    probe request__phase(uint64_t id, int phase, char *name, char *uri,
+        uint64_t elapsed_us);
+
+    /* A request continues on another uri: kind 0, a new internal request
+     * (ErrorDocument, per-directory rewrite, ...) whose phases start again
+     * at translate; kind 1, a subrequest's result adopted in place
+     * (DirectoryIndex, MultiViews). status: the status being answered. */
+    probe internal__redirect(uint64_t id, char *old_uri, char *new_uri,
+        int status, int kind);
+
     /* A client connection accepted (not HTTP/2's internal connections). */
     probe conn__start(uint64_t conn_id, char *peer_ip, int peer_port,
         char *local_ip, int local_port) :

@@ -38,6 +38,19 @@
  * Per request (r->request_config, from r->pool): the id and the uri the
  * client asked for, kept at post_read_request so request-done reports the
  * same uri as request-start even after mod_dir or mod_rewrite changed r->uri.
+ * An internal redirect's new request_rec gets the same state (same id).
+ *
+ * Phases. request-phase fires when a phase of a client request begins; the
+ * previous phase ends there. Each phase's probe comes from a hook that runs
+ * before every other module's hook of that phase (DTP_HOOK_FIRST) and
+ * returns DECLINED, so no module's hook is skipped and the boundary is
+ * exact: translate begins when post_read_request is over (our hook there is
+ * really last), access, type and handler at the first access_checker,
+ * type_checker and handler hook, log at the first log_transaction hook, and
+ * end when the request pool is destroyed (a cleanup registered only while
+ * traced). Subrequests fire nothing: their time belongs to the phase of the
+ * main request that made them. Three hooks (access, type, handler) exist
+ * for phases alone; each costs a semaphore test when nobody traces.
  */
 
 #include "httpd.h"
@@ -60,7 +73,17 @@
  * probe notes (`make` fails without them). */
 #undef _DTRACE_VERSION
 #define _DTRACE_VERSION 1
+/* On Linux the semaphores are linked into this .so (dtrace -G's object):
+ * declared hidden, each is-enabled test is one `cmpw $0, sem(%rip)` instead
+ * of an address load and a compare, which is most of an idle hook's cost.
+ * Not elsewhere: DTrace's -G rewrites the calls its is-enabled tests make. */
+#ifdef __linux__
+#pragma GCC visibility push(hidden)
+#endif
 #include "httpd_provider.h"
+#ifdef __linux__
+#pragma GCC visibility pop
+#endif
 #include "sdt_nop5.h"           /* probe sites on the fast uprobe path */
 
 #include "mod_dtprovider.h"
@@ -69,6 +92,10 @@ module AP_MODULE_DECLARE_DATA dtprovider_module;
 
 #define DTP_UNLIKELY(x) __builtin_expect(!!(x), 0)
 #define DTP_COLD __attribute__((noinline, cold))
+
+/* Before any other module's really-first hook: a phase probe must see its
+ * phase begin. */
+#define DTP_HOOK_FIRST (APR_HOOK_REALLY_FIRST - 10)
 
 /* ------------------------------------------------------------------------ */
 /* Ids                                                                       */
@@ -119,6 +146,8 @@ typedef struct {
 typedef struct {
     apr_uint64_t id;
     const char *uri;
+    apr_time_t start;           /* r->request_time: request line read */
+    const char *type_uri;       /* r->uri when the type phase began */
 } dtp_req_t;
 
 static ap_filter_rec_t *dtp_in_filter_handle;
@@ -329,37 +358,178 @@ static apr_uint64_t dtp_request_conn_id(request_rec *r, dtp_conn_t **csp)
     return cs != NULL ? cs->id : 0;
 }
 
+/* ------------------------------------------------------------------------ */
+/* Phases                                                                    */
+/* ------------------------------------------------------------------------ */
+
+static const char *const dtp_phase_names[] = {
+    "read", "translate", "access", "type", "handler", "log", "end"
+};
+
+/* Fire request-phase: phase `phase` of the request `rs` begins on `uri`. */
+static void dtp_phase(dtp_req_t *rs, int phase, const char *uri)
+{
+    apr_time_t now;
+
+    if (!HTTPD_REQUEST_PHASE_ENABLED()) {
+        return;
+    }
+    now = apr_time_now();
+    HTTPD_REQUEST_PHASE(rs->id, phase, dtp_str(dtp_phase_names[phase]),
+                        dtp_str(uri),
+                        (uint64_t)(now > rs->start ? now - rs->start : 0));
+}
+
+/* The state of a request of a traced client request (internal redirects
+ * included), or NULL: subrequests, and requests read before tracing began,
+ * have none. */
+static dtp_req_t *dtp_req_state(request_rec *r)
+{
+    return ap_get_module_config(r->request_config, &dtprovider_module);
+}
+
+/* The request pool's cleanup: the request is over (phase end). */
+static apr_status_t dtp_req_cleanup(void *data)
+{
+    dtp_phase(data, HTTPD_PHASE_END, ((dtp_req_t *)data)->uri);
+    return APR_SUCCESS;
+}
+
+/* An internal redirect (r->prev set): the new request_rec carries on the
+ * client request's state, and its phases start again at translate. */
+static int dtp_internal_redirect(request_rec *r)
+{
+    dtp_req_t *rs = dtp_req_state(r->prev);
+
+    if (rs == NULL) {
+        return DECLINED;
+    }
+    ap_set_module_config(r->request_config, &dtprovider_module, rs);
+    if (HTTPD_INTERNAL_REDIRECT_ENABLED()) {
+        HTTPD_INTERNAL_REDIRECT(rs->id, dtp_str(r->prev->uri), dtp_str(r->uri),
+                                r->prev->status, HTTPD_REDIRECT_NEW);
+    }
+    dtp_phase(rs, HTTPD_PHASE_TRANSLATE, r->uri);
+    return DECLINED;
+}
+
 static DTP_COLD int dtp_post_read_request_traced(request_rec *r)
 {
     dtp_req_t *rs;
     dtp_conn_t *cs;
     apr_uint64_t conn_id;
 
-    if (r->prev != NULL || r->main != NULL) {
-        return DECLINED;        /* internal redirect or subrequest */
+    if (r->main != NULL) {
+        return DECLINED;        /* subrequest */
     }
-    rs = apr_palloc(r->pool, sizeof(*rs));
+    if (r->prev != NULL) {
+        return dtp_internal_redirect(r);
+    }
+    rs = apr_pcalloc(r->pool, sizeof(*rs));
     rs->id = dtp_next_id(&dtp_ids->request);
     /* A copy: the core decodes and normalizes r->uri in place later. */
     rs->uri = apr_pstrdup(r->pool, dtp_str(r->uri));
+    rs->start = r->request_time;
     ap_set_module_config(r->request_config, &dtprovider_module, rs);
+    apr_pool_cleanup_register(r->pool, rs, dtp_req_cleanup,
+                              apr_pool_cleanup_null);
     if (HTTPD_REQUEST_START_ENABLED()) {
         conn_id = dtp_request_conn_id(r, &cs);
         HTTPD_REQUEST_START(rs->id, conn_id, dtp_str(r->method), rs->uri,
                             dtp_str(r->useragent_ip),
                             dtp_str(r->server->server_hostname));
     }
+    dtp_phase(rs, HTTPD_PHASE_TRANSLATE, r->uri);
     return DECLINED;
 }
 
 /* post_read_request (RUN_ALL, really last so mod_remoteip has set
- * r->useragent_ip): request-start, once per client request, and the id and
- * uri request-done will report. */
+ * r->useragent_ip and the read phase is over): request-start, once per
+ * client request, the id and uri request-done will report, and the state
+ * internal redirects (which run this hook again) inherit. */
 static int dtp_post_read_request(request_rec *r)
 {
     if (DTP_UNLIKELY(HTTPD_REQUEST_START_ENABLED()
-                     || HTTPD_REQUEST_DONE_ENABLED())) {
+                     || HTTPD_REQUEST_DONE_ENABLED()
+                     || HTTPD_REQUEST_PHASE_ENABLED()
+                     || HTTPD_INTERNAL_REDIRECT_ENABLED())) {
         return dtp_post_read_request_traced(r);
+    }
+    return DECLINED;
+}
+
+static DTP_COLD int dtp_access_checker_traced(request_rec *r)
+{
+    dtp_req_t *rs = dtp_req_state(r);
+
+    if (rs != NULL) {
+        dtp_phase(rs, HTTPD_PHASE_ACCESS, r->uri);
+    }
+    return DECLINED;
+}
+
+/* access_checker (RUN_ALL, first of all): the access phase begins. Apache
+ * runs access checkers first among the auth hooks whatever Satisfy says, and
+ * skips all of them for an internal redirect or subrequest whose
+ * per-directory configuration is the one already checked. */
+static int dtp_access_checker(request_rec *r)
+{
+    if (DTP_UNLIKELY(HTTPD_REQUEST_PHASE_ENABLED())) {
+        return dtp_access_checker_traced(r);
+    }
+    return DECLINED;
+}
+
+static DTP_COLD int dtp_type_checker_traced(request_rec *r)
+{
+    dtp_req_t *rs = dtp_req_state(r);
+
+    if (rs != NULL) {
+        rs->type_uri = r->uri;
+        dtp_phase(rs, HTTPD_PHASE_TYPE, r->uri);
+    }
+    return DECLINED;
+}
+
+/* type_checker (RUN_FIRST, first of all, DECLINED so the real type checkers
+ * run): the type phase (type checking, fixups, filters) begins. */
+static int dtp_type_checker(request_rec *r)
+{
+    if (DTP_UNLIKELY(HTTPD_REQUEST_PHASE_ENABLED()
+                     || HTTPD_INTERNAL_REDIRECT_ENABLED())) {
+        return dtp_type_checker_traced(r);
+    }
+    return DECLINED;
+}
+
+static DTP_COLD int dtp_handler_traced(request_rec *r)
+{
+    dtp_req_t *rs = dtp_req_state(r);
+
+    if (rs == NULL) {
+        return DECLINED;
+    }
+    /* A different uri since the type phase began: mod_dir or mod_negotiation
+     * adopted a subrequest in place (ap_internal_fast_redirect). mod_rewrite
+     * changes r->uri earlier, in translate, so it is not taken for one. */
+    if (rs->type_uri != NULL && r->uri != NULL && rs->type_uri != r->uri
+        && strcmp(rs->type_uri, r->uri) != 0
+        && HTTPD_INTERNAL_REDIRECT_ENABLED()) {
+        HTTPD_INTERNAL_REDIRECT(rs->id, dtp_str(rs->type_uri), dtp_str(r->uri),
+                                r->status, HTTPD_REDIRECT_FAST);
+    }
+    rs->type_uri = NULL;
+    dtp_phase(rs, HTTPD_PHASE_HANDLER, r->uri);
+    return DECLINED;
+}
+
+/* handler (RUN_FIRST, first of all, DECLINED so the real handler runs): the
+ * handler phase begins; it lasts until logging. */
+static int dtp_handler(request_rec *r)
+{
+    if (DTP_UNLIKELY(HTTPD_REQUEST_PHASE_ENABLED()
+                     || HTTPD_INTERNAL_REDIRECT_ENABLED())) {
+        return dtp_handler_traced(r);
     }
     return DECLINED;
 }
@@ -368,11 +538,14 @@ static DTP_COLD int dtp_log_transaction_traced(request_rec *r)
 {
     struct httpd_request_info info;
     const request_rec *last = r;
-    dtp_req_t *rs;
+    dtp_req_t *rs = dtp_req_state(r);
     dtp_conn_t *cs;
     conn_rec *c = r->connection;
     apr_time_t now;
 
+    if (rs != NULL) {
+        dtp_phase(rs, HTTPD_PHASE_LOG, rs->uri);
+    }
     /* Counted whenever state exists, so conn-done's count holds even when
      * only conn-done is traced. */
     info.conn_id = dtp_request_conn_id(r, &cs);
@@ -386,7 +559,6 @@ static DTP_COLD int dtp_log_transaction_traced(request_rec *r)
     while (last->next != NULL) {    /* the status %>s logs */
         last = last->next;
     }
-    rs = ap_get_module_config(r->request_config, &dtprovider_module);
     now = apr_time_now();
 
     info.version = HTTPD_REQUEST_INFO_VERSION;
@@ -419,11 +591,12 @@ static DTP_COLD int dtp_log_transaction_traced(request_rec *r)
 }
 
 /* log_transaction (RUN_ALL, really first so no logger can cut it off):
- * request-done, once per access-log line; also counts the request on its
- * connection for conn-done. */
+ * the log phase begins, request-done, once per access-log line; also counts
+ * the request on its connection for conn-done. */
 static int dtp_log_transaction(request_rec *r)
 {
-    if (DTP_UNLIKELY(HTTPD_REQUEST_DONE_ENABLED() || HTTPD_CONN_DONE_ENABLED())) {
+    if (DTP_UNLIKELY(HTTPD_REQUEST_DONE_ENABLED() || HTTPD_CONN_DONE_ENABLED()
+                     || HTTPD_REQUEST_PHASE_ENABLED())) {
         return dtp_log_transaction_traced(r);
     }
     return DECLINED;
@@ -439,6 +612,9 @@ static void dtp_register_hooks(apr_pool_t *p)
                                  APR_HOOK_MIDDLE);
     ap_hook_post_read_request(dtp_post_read_request, NULL, NULL,
                               APR_HOOK_REALLY_LAST);
+    ap_hook_access_checker(dtp_access_checker, NULL, NULL, DTP_HOOK_FIRST);
+    ap_hook_type_checker(dtp_type_checker, NULL, NULL, DTP_HOOK_FIRST);
+    ap_hook_handler(dtp_handler, NULL, NULL, DTP_HOOK_FIRST);
     ap_hook_log_transaction(dtp_log_transaction, NULL, NULL,
                             APR_HOOK_REALLY_FIRST);
     dtp_in_filter_handle = ap_register_input_filter("DTPROVIDER_IN",

@@ -47,4 +47,22 @@ struct httpd_request_info {
     unsigned long long user_agent;   /* 136: User-Agent request header */
 };                               /* 144 bytes */
 
+/* httpd:::request-phase's phase argument: the phase that begins. Each phase
+ * ends where the next probe of the same request id fires. Phase 0 (read) has
+ * no probe: it runs from the request line to the first phase probe, whose
+ * elapsed_us is its length. Numbers are never reused; new ones may appear, so
+ * a consumer treats an unknown number as "some phase". */
+#define HTTPD_PHASE_READ      0 /* request line and headers, post_read_request */
+#define HTTPD_PHASE_TRANSLATE 1 /* quick_handler, translate_name, map_to_storage,
+                                   header_parser */
+#define HTTPD_PHASE_ACCESS    2 /* access, authentication, authorization */
+#define HTTPD_PHASE_TYPE      3 /* type_checker, fixups, insert_filter */
+#define HTTPD_PHASE_HANDLER   4 /* the handler, until logging begins */
+#define HTTPD_PHASE_LOG       5 /* log_transaction */
+#define HTTPD_PHASE_END       6 /* the request's memory is freed: it is over */
+
+/* httpd:::internal-redirect's kind argument. */
+#define HTTPD_REDIRECT_NEW    0 /* a new internal request: phases restart */
+#define HTTPD_REDIRECT_FAST   1 /* a subrequest adopted in place */
+
 #endif /* MOD_DTPROVIDER_H */
