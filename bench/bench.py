@@ -92,7 +92,8 @@ CALLGRIND_MPM = "prefork"
 # same code path (no race between its read and the client's write).
 CALLGRIND_PAUSE = 0.003
 
-HOOKS = ["dtp_pre_connection", "dtp_post_read_request", "dtp_log_transaction",
+HOOKS = ["dtp_pre_connection", "dtp_post_read_request", "dtp_access_checker",
+         "dtp_type_checker", "dtp_handler", "dtp_log_transaction",
          "dtp_pre_close_connection"]
 
 

@@ -43,6 +43,8 @@ provider httpd {
      * microseconds since the request line was read, so the first phase's
      * elapsed_us is how long reading the request took. */
     probe request__phase(uint64_t id, int phase, char *name, char *uri,
+        uint64_t elapsed_us) :
+        (uint64_t id, int phase, string name, string uri,
         uint64_t elapsed_us);
 
     /* A request continues on another uri: kind 0, a new internal request
@@ -50,7 +52,8 @@ provider httpd {
      * at translate; kind 1, a subrequest's result adopted in place
      * (DirectoryIndex, MultiViews). status: the status being answered. */
     probe internal__redirect(uint64_t id, char *old_uri, char *new_uri,
-        int status, int kind);
+        int status, int kind) :
+        (uint64_t id, string old_uri, string new_uri, int status, int kind);
 
     /* A client connection accepted (not HTTP/2's internal connections). */
     probe conn__start(uint64_t conn_id, char *peer_ip, int peer_port,

@@ -89,7 +89,8 @@ def test_translators_assign_every_member_from_real_fields():
 
 def test_provider_translated_types():
     probes = provider_probes()
-    assert set(probes) == {"request-start", "request-done", "conn-start", "conn-done"}
+    assert set(probes) == {"request-start", "request-done", "conn-start", "conn-done",
+                           "request-phase", "internal-redirect"}
     assert probes["request-done"][5] == "httpd_reqinfo_t *"
     assert all(len(a) <= 6 for a in probes.values())
 
@@ -131,7 +132,8 @@ def check_program(text):
 
 def test_d_scripts():
     names = sorted(os.path.basename(p) for p in D_SCRIPTS)
-    assert names == ["connections.d", "http-requests.d", "request-latency.d"]
+    assert names == ["connections.d", "http-requests.d", "request-latency.d",
+                     "request-phases.d"]
     for path in D_SCRIPTS:
         assert check_program(read(path)) >= 1, path
 

@@ -2,11 +2,16 @@
 traced with bpftrace: the exact phase sequence of each kind of request, the
 uris each phase runs on, and the arguments of internal redirects (ErrorDocument,
 DirectoryIndex), on every MPM and over HTTP/2."""
+import os
+import re
 import subprocess
 
 import pytest
 
 from conftest import MPMS
+from httpd import MODULE, REPO
+
+SCRIPTS = os.path.join(REPO, "scripts", "bpftrace")
 
 # Every line is one printf (so lines from different CPUs never mix) with the
 # kernel's clock first: lines from different CPUs can come out of order, so
@@ -175,3 +180,48 @@ def test_keepalive_requests_have_distinct_ids(bpftrace, make_httpd):
     tr = Trace(t.raw())
     got = sorted([e[1] for e in evs if e[0] == "phase"] for evs in tr.by_id.values())
     assert got == sorted([FULL, FULL, ["translate", "access", "log", "end"]])
+
+
+# ---------------------------------------------------------------------------
+# scripts/bpftrace/request-phases.bt, run as an operator runs it
+# ---------------------------------------------------------------------------
+SLEEP_LUA = """function handle(r)
+  r.content_type = 'text/plain'
+  os.execute("sleep 0.2")
+  r:puts('slept\\n')
+  return apache2.OK
+end
+"""
+EACH_LINE = re.compile(r"^(\d+) +(\d+) +(\d+) +(\d+) +(\d+) +(\d+) +(\d+) (\S+)$")
+
+
+def test_request_phases_script(bpftrace, make_httpd):
+    h = make_httpd("event", extra=EXTRA)
+    with open(os.path.join(h.docroot, "sleep.lua"), "w") as f:
+        f.write(SLEEP_LUA)
+    os.chmod(os.path.join(h.docroot, "sleep.lua"), 0o644)
+    t = bpftrace(argv=[os.path.join(SCRIPTS, "request-phases.bt"), MODULE, "each"])
+    for path, code in (("/static.html", "200"), ("/denied", "403"),
+                       ("/missing.html", "404"), ("/sleep.lua", "200")):
+        assert curl(h, path) == code
+    h.wait_access_lines(4)
+    t.stop()
+    rows = {}
+    for line in t.raw().splitlines():
+        m = EACH_LINE.match(line)
+        if m:
+            v = [int(x) for x in m.groups()[:7]]
+            rows[m.group(8)] = dict(zip(["id", "read", "translate", "access", "type",
+                                         "handler", "log"], v))
+    assert sorted(rows) == ["/denied", "/missing.html", "/sleep.lua", "/static.html"]
+    # A phase that did not run is exactly 0; the 0.2 s sleep is in the handler.
+    assert (rows["/denied"]["type"], rows["/denied"]["handler"]) == (0, 0)
+    assert rows["/sleep.lua"]["handler"] >= 200000
+    assert len({r["id"] for r in rows.values()}) == 4
+    # Without `each`: histograms at exit, one per phase, in phase order.
+    t = bpftrace(argv=[os.path.join(SCRIPTS, "request-phases.bt"), MODULE])
+    assert curl(h, "/static.html") == "200"
+    h.wait_access_lines(5)
+    t.stop()
+    keys = re.findall(r'^@phase_us\[(\d \w+)\]:', t.raw(), re.M)
+    assert keys == ["0 read", "1 translate", "2 access", "3 type", "4 handler", "5 log"]
