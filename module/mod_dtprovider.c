@@ -134,11 +134,11 @@ static apr_uint64_t dtp_next_id(apr_uint64_t *counter)
 typedef struct {
     apr_uint64_t id;
     apr_time_t start;           /* accepted; 0 if not seen accepted */
+    apr_time_t end;             /* pre_close_connection; 0 until then */
     apr_uint64_t bytes_in;      /* counted by the filters below */
     apr_uint64_t bytes_out;
     apr_uint32_t requests;      /* request-done's on it, atomically */
     int started;                /* conn-start fired: conn-done may fire */
-    int done;                   /* conn-done fired */
 } dtp_conn_t;
 
 /* Per-request state, made at post_read_request while a request probe is
@@ -190,25 +190,25 @@ static dtp_conn_t *dtp_conn_state(conn_rec *c, int create)
     return cs;
 }
 
-/* Fire conn-done once, from whichever of pre_close_connection and the pool
- * cleanup comes first. */
-static void dtp_conn_done(dtp_conn_t *cs)
-{
-    apr_time_t now;
-
-    if (!cs->started || cs->done || !HTTPD_CONN_DONE_ENABLED()) {
-        return;
-    }
-    cs->done = 1;
-    now = apr_time_now();
-    HTTPD_CONN_DONE(cs->id, __atomic_load_n(&cs->requests, __ATOMIC_RELAXED),
-                    (uint64_t)(now > cs->start ? now - cs->start : 0),
-                    cs->bytes_in, cs->bytes_out);
-}
-
+/* Fire conn-done once, from the cleanup of c->pool. Not earlier: a request
+ * Apache refused while reading it (400, 414) is logged when its end-of-request
+ * bucket is destroyed, which happens after pre_close_connection; only the
+ * connection pool's cleanup (run after its subpools and the brigades made
+ * after pre_connection) comes after every request-done of the connection.
+ * The duration ends at pre_close_connection when it ran (the client's view,
+ * without lingering close). */
 static apr_status_t dtp_conn_cleanup(void *data)
 {
-    dtp_conn_done(data);
+    dtp_conn_t *cs = data;
+    apr_time_t end;
+
+    if (!cs->started || !HTTPD_CONN_DONE_ENABLED()) {
+        return APR_SUCCESS;
+    }
+    end = cs->end != 0 ? cs->end : apr_time_now();
+    HTTPD_CONN_DONE(cs->id, __atomic_load_n(&cs->requests, __ATOMIC_RELAXED),
+                    (uint64_t)(end > cs->start ? end - cs->start : 0),
+                    cs->bytes_in, cs->bytes_out);
     return APR_SUCCESS;
 }
 
@@ -332,16 +332,16 @@ static int dtp_pre_connection(conn_rec *c, void *csd)
     return OK;
 }
 
-/* pre_close_connection (RUN_ALL): conn-done before lingering close, so the
- * duration is the client's; the pool cleanup covers connections that end
- * without this hook. */
+/* pre_close_connection (RUN_ALL): the end of conn-done's duration, before
+ * lingering close so the duration is the client's; conn-done itself fires
+ * from the pool cleanup (see dtp_conn_cleanup). */
 static int dtp_pre_close_connection(conn_rec *c)
 {
     if (DTP_UNLIKELY(HTTPD_CONN_DONE_ENABLED())) {
         dtp_conn_t *cs = ap_get_module_config(c->conn_config,
                                               &dtprovider_module);
         if (cs != NULL && c->master == NULL) {
-            dtp_conn_done(cs);
+            cs->end = apr_time_now();
         }
     }
     return OK;
@@ -565,7 +565,8 @@ static DTP_COLD int dtp_log_transaction_traced(request_rec *r)
     info.size = sizeof(info);
     info.id = rs != NULL ? rs->id : dtp_next_id(&dtp_ids->request);
     info.bytes_in = r->read_length > 0 ? (apr_uint64_t)r->read_length : 0;
-    info.bytes_out = r->bytes_sent > 0 ? (apr_uint64_t)r->bytes_sent : 0;
+    /* %B: the body the final request of an ErrorDocument chain sent */
+    info.bytes_out = last->bytes_sent > 0 ? (apr_uint64_t)last->bytes_sent : 0;
     info.start_us = (apr_uint64_t)r->request_time;
     info.latency_us = now > r->request_time
                       ? (apr_uint64_t)(now - r->request_time) : 0;
