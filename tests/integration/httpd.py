@@ -18,10 +18,13 @@ BUILD = os.environ.get("BUILD", os.path.join(REPO, "build"))
 MODULE = os.path.join(BUILD, "mod_dtprovider.so")
 
 # The access log format the tests parse: tab-separated, one line a request.
+# %{local}p is the connection's port (%p would be the canonical 80); %<q the
+# query the client sent and %>R the final request's handler, as the probes
+# report them after an ErrorDocument redirect.
 LOG_FIELDS = ["status", "latency_us", "method", "uri", "query", "bytes_out",
               "protocol", "vhost", "peer_ip", "peer_port", "local_ip",
-              "local_port", "request_line"]
-LOG_FORMAT = r"%>s\t%D\t%m\t%U\t%q\t%B\t%H\t%v\t%{c}a\t%{remote}p\t%A\t%p\t%r"
+              "local_port", "request_line", "handler"]
+LOG_FORMAT = r"%>s\t%D\t%m\t%U\t%<q\t%B\t%H\t%v\t%{c}a\t%{remote}p\t%A\t%{local}p\t%r\t%>R"
 
 BASE_MODULES = ["authz_core", "mime", "dir", "alias", "rewrite", "http2",
                 "reqtimeout", "remoteip", "headers", "lua"]

@@ -1,11 +1,11 @@
 """A real tracer for the tests: bpftrace attached to mod_dtprovider's probes by
 the module's path (pid -1, so every child is covered).
 
-Each probe hit prints complete lines of the form `KIND<TAB>key<TAB>fields...`
-(several per hit when the fields would not fit one bpftrace printf, since
-bpftrace's 512-byte stack limits the strings per printf); lines from
-different CPUs may interleave, so events are reassembled by kind and key.
+Each probe hit prints several complete lines of the form
+`TAG<TAB>key<TAB>fields...` (one printf each, see LINES); lines from
+different CPUs interleave, so events are reassembled by kind and key.
 """
+import collections
 import os
 import signal
 import subprocess
@@ -16,85 +16,83 @@ from httpd import MODULE, REPO
 
 HEADER = os.path.join(REPO, "module", "mod_dtprovider.h")
 
-# One line set per probe; @SO@ is the module path.
-SCRIPT = r'''
-#include "@HEADER@"
-usdt:@SO@:httpd:request__start
-{
-	printf("S1\t%llu\t%llu\t%d\t%d\t", arg0, arg1, pid, tid);
-	printf("%s\t", str(arg2));
-	printf("%s\n", str(arg3));
-	printf("S2\t%llu\t", arg0);
-	printf("%s\t", str(arg4));
-	printf("%s\n", str(arg5));
+# Every printf is one whole line `TAG<TAB>key<TAB>fields...\n`: bpftrace reads
+# the per-CPU buffers in turn, so two printfs of one probe hit can have another
+# CPU's output between them, and a line left open by one printf would be cut.
+# At most one string per printf: with BPFTRACE_STRLEN=200 two of them overflow
+# bpftrace's 512-byte stack. @SO@ is the module path.
+# (tag, field names, printf format after the key, arguments after the key)
+LINES = {
+    "request__start": [
+        ("S1", ["conn_id", "pid", "tid"], "%llu\t%d\t%d", "arg1, pid, tid"),
+        ("S2", ["method"], "%s", "str(arg2)"),
+        ("S3", ["uri"], "%s", "str(arg3)"),
+        ("S4", ["client_ip"], "%s", "str(arg4)"),
+        ("S5", ["vhost"], "%s", "str(arg5)"),
+    ],
+    "request__done": [
+        ("D1", ["status", "latency_us", "pid", "tid"], "%d\t%llu\t%d\t%d",
+         "arg1, arg2, pid, tid"),
+        ("D2", ["method"], "%s", "str(arg3)"),
+        ("D3", ["uri"], "%s", "str(arg4)"),
+        ("D4", ["version", "size", "info_id", "conn_id", "bytes_in", "bytes_out",
+                "info_latency_us", "info_status", "local_port", "peer_port", "start_us"],
+         "%u\t%u\t%llu\t%llu\t%llu\t%llu\t%llu\t%d\t%u\t%u\t%llu",
+         "$i->version, $i->size, $i->id, $i->conn_id, $i->bytes_in, $i->bytes_out, "
+         "$i->latency_us, $i->status, $i->local_port, $i->peer_port, $i->start_us"),
+    ] + [("D%d" % (5 + n), [name], "%s", "str($i->%s)" % field) for n, (name, field) in
+         enumerate([("info_method", "method"), ("info_uri", "uri"), ("query", "query"),
+                    ("protocol", "protocol"), ("vhost", "vhost"), ("handler", "handler"),
+                    ("local_ip", "local_ip"), ("peer_ip", "peer_ip"),
+                    ("useragent_ip", "useragent_ip"), ("user_agent", "user_agent")])],
+    "conn__start": [
+        ("C1", ["peer_port", "local_port", "pid"], "%d\t%d\t%d", "arg2, arg4, pid"),
+        ("C3", ["peer_ip"], "%s", "str(arg1)"),
+        ("C4", ["local_ip"], "%s", "str(arg3)"),
+    ],
+    "conn__done": [
+        ("C2", ["requests", "duration_us", "bytes_in", "bytes_out", "pid"],
+         "%u\t%llu\t%llu\t%llu\t%d", "arg1, arg2, arg3, arg4, pid"),
+    ],
 }
-usdt:@SO@:httpd:request__done
-{
-	$i = (struct httpd_request_info *)arg5;
-	printf("D1\t%llu\t%d\t%llu\t%d\t%d\t", arg0, arg1, arg2, pid, tid);
-	printf("%s\t", str(arg3));
-	printf("%s\n", str(arg4));
-	printf("D2\t%llu\t%u\t%u\t%llu\t%llu\t%llu\t%llu\t%llu\t%d\t%u\t%u\n", arg0,
-	       $i->version, $i->size, $i->id, $i->conn_id, $i->bytes_in, $i->bytes_out,
-	       $i->latency_us, $i->status, $i->local_port, $i->peer_port);
-	printf("D3\t%llu\t%llu\t", arg0, $i->start_us);
-	printf("%s\t", str($i->method));
-	printf("%s\n", str($i->uri));
-	printf("D4\t%llu\t", arg0);
-	printf("%s\t", str($i->query));
-	printf("%s\t", str($i->protocol));
-	printf("%s\n", str($i->vhost));
-	printf("D5\t%llu\t", arg0);
-	printf("%s\t", str($i->handler));
-	printf("%s\t", str($i->local_ip));
-	printf("%s\n", str($i->peer_ip));
-	printf("D6\t%llu\t", arg0);
-	printf("%s\t", str($i->useragent_ip));
-	printf("%s\n", str($i->user_agent));
-}
-usdt:@SO@:httpd:conn__start
-{
-	printf("C1\t%llu\t%d\t%d\t%d\t", arg0, arg2, arg4, pid);
-	printf("%s\t", str(arg1));
-	printf("%s\n", str(arg3));
-}
-usdt:@SO@:httpd:conn__done
-{
-	printf("C2\t%llu\t%u\t%llu\t%llu\t%llu\t%d\n", arg0, arg1, arg2, arg3, arg4, pid);
-}
-'''
 
-FIELDS = {
-    "S1": ["conn_id", "pid", "tid", "method", "uri"],
-    "S2": ["client_ip", "vhost"],
-    "D1": ["status", "latency_us", "pid", "tid", "method", "uri"],
-    "D2": ["version", "size", "info_id", "conn_id", "bytes_in", "bytes_out",
-           "info_latency_us", "info_status", "local_port", "peer_port"],
-    "D3": ["start_us", "info_method", "info_uri"],
-    "D4": ["query", "protocol", "vhost"],
-    "D5": ["handler", "local_ip", "peer_ip"],
-    "D6": ["useragent_ip", "user_agent"],
-    "C1": ["peer_port", "local_port", "pid", "peer_ip", "local_ip"],
-    "C2": ["requests", "duration_us", "bytes_in", "bytes_out", "pid"],
-}
+
+def _script():
+    out = ['#include "@HEADER@"']
+    for probe, lines in LINES.items():
+        out.append("usdt:@SO@:httpd:%s\n{" % probe)
+        if probe == "request__done":
+            out.append("\t$i = (struct httpd_request_info *)arg5;")
+        for tag, _names, fmt, args in lines:
+            out.append('\tprintf("%s\\t%%llu\\t%s\\n", arg0, %s);' % (tag, fmt, args))
+        out.append("}")
+    return "\n".join(out) + "\n"
+
+
+SCRIPT = _script()
+FIELDS = {tag: names for lines in LINES.values() for tag, names, _f, _a in lines}
 INTS = {"conn_id", "pid", "tid", "status", "latency_us", "version", "size", "info_id",
         "bytes_in", "bytes_out", "info_latency_us", "info_status", "local_port",
         "peer_port", "start_us", "requests", "duration_us"}
-KIND = {"S": "starts", "D": "dones", "C1": "conn_starts", "C2": "conn_dones"}
+KIND = {"S": "starts", "D": "dones", "C1": "conn_starts", "C3": "conn_starts",
+        "C4": "conn_starts", "C2": "conn_dones"}
 
 
 class Events:
     """Reassembled probe hits: starts, dones, conn_starts, conn_dones, each a
-    dict id -> fields (id is the request or connection id)."""
+    dict id -> fields (id is the request or connection id). `hits` counts the
+    lines of each tag per id, so an id fired twice shows as a count of 2."""
 
     def __init__(self, text):
         self.starts, self.dones, self.conn_starts, self.conn_dones = {}, {}, {}, {}
+        self.hits = collections.Counter()
         for line in text.splitlines():
             parts = line.split("\t")
             tag = parts[0]
             if tag not in FIELDS or len(parts) != len(FIELDS[tag]) + 2:
                 continue
             key = int(parts[1])
+            self.hits[tag, key] += 1
             table = getattr(self, KIND.get(tag, KIND.get(tag[0], "")))
             rec = table.setdefault(key, {"id": key})
             for name, val in zip(FIELDS[tag], parts[2:]):
