@@ -565,8 +565,10 @@ static DTP_COLD int dtp_log_transaction_traced(request_rec *r)
     info.size = sizeof(info);
     info.id = rs != NULL ? rs->id : dtp_next_id(&dtp_ids->request);
     info.bytes_in = r->read_length > 0 ? (apr_uint64_t)r->read_length : 0;
-    /* %B: the body the final request of an ErrorDocument chain sent */
-    info.bytes_out = last->bytes_sent > 0 ? (apr_uint64_t)last->bytes_sent : 0;
+    /* %B: the body the final request of an ErrorDocument chain sent; a
+     * HEAD response sends none though bytes_sent holds its length */
+    info.bytes_out = last->sent_bodyct && last->bytes_sent > 0
+                     ? (apr_uint64_t)last->bytes_sent : 0;
     info.start_us = (apr_uint64_t)r->request_time;
     info.latency_us = now > r->request_time
                       ? (apr_uint64_t)(now - r->request_time) : 0;
