@@ -268,6 +268,21 @@ def sc_dir_index_lua(h):
                   handler="lua-script")
 
 
+def sc_head(h):
+    """HEAD: no body is sent, so bytes_out is 0 (as %B logs it) although
+    Apache computed the static file's length."""
+    sc = Scenario("head")
+    conn = RawConn(sc, h.port)
+    conn.sendall(b"HEAD /static.html HTTP/1.1\r\nHost: %s\r\n\r\n" % VHOST.encode())
+    head = b""
+    while b"\r\n\r\n" not in head:
+        head += conn.recv(65536)
+    conn.finish()
+    assert head.startswith(b"HTTP/1.1 200 ") and head.endswith(b"\r\n\r\n")
+    sc.request("/static.html", 200, 0, method="HEAD")
+    return sc
+
+
 def sc_keepalive(h):
     sc = Scenario("keepalive")
     reqs = [get("/static.html"), get("/static.html?n=2"), get("/dir/")]
@@ -392,7 +407,7 @@ SCENARIOS = [sc_static, sc_not_found, sc_error_document, sc_error_document_lua,
              sc_bad_request, sc_uri_too_long]
 SCENARIOS = [sc_static, sc_not_found, sc_error_document, sc_error_document_lua,
              sc_dir_index, sc_dir_index_lua, sc_keepalive, sc_query, sc_ipv6,
-             sc_bad_request, sc_uri_too_long, sc_post, sc_remoteip]
+             sc_bad_request, sc_uri_too_long, sc_post, sc_remoteip, sc_head]
 NAMES = [f.__name__ for f in SCENARIOS] + ["sc_timeout", "sc_h2"]
 
 
