@@ -25,7 +25,7 @@ import pytest
 
 import semaphores
 from conftest import MPMS, require_tracing
-from httpd import MODULE, Httpd
+from httpd import MODULE, REPO, Httpd
 from tracer import Bpftrace
 
 VHOST = "test.local"
@@ -678,20 +678,27 @@ def test_access_log_matches(run):
 # Semaphores and the idle path
 # ---------------------------------------------------------------------------
 
+def provider_probes():
+    """Every probe module/httpd_provider.d defines."""
+    with open(os.path.join(REPO, "module", "httpd_provider.d")) as f:
+        return set(re.findall(r"^\s*probe (\w+)\(", f.read(), re.M))
+
+
 def test_semaphores(run):
     """Every probe's semaphore, read from /proc/PID/mem in the parent and
-    every child: 0 before the attach, non-zero while bpftrace is attached,
-    0 again after it detached."""
-    probes = {"request__start", "request__done", "conn__start", "conn__done"}
-    assert set(semaphores.semaphores(MODULE)) == probes
-    want = {"before": lambda v: v == 0, "attached": lambda v: v > 0,
-            "detached": lambda v: v == 0}
-    for phase, ok in want.items():
+    every child: 0 before the attach; while bpftrace is attached, non-zero for
+    the probes it attached and still 0 for the others; 0 again after it
+    detached."""
+    probes = provider_probes()
+    traced = {"request__start", "request__done", "conn__start", "conn__done"}
+    assert traced <= probes and set(semaphores.semaphores(MODULE)) == probes
+    for phase in ("before", "attached", "detached"):
         live = {pid: v for pid, v in run.sems[phase].items() if v is not None}
         assert run.h.proc.pid in live and len(live) >= 2, (phase, live)
         for pid, vals in live.items():
             assert set(vals) == probes, (phase, pid)
-            assert all(ok(v) for v in vals.values()), (phase, pid, vals)
+            on = {p for p, v in vals.items() if v != 0}
+            assert on == (traced if phase == "attached" else set()), (phase, pid, vals)
 
 
 def test_idle_path(run):
