@@ -96,3 +96,26 @@ void hist_print(FILE *f, const struct hist *h, const char *unit)
 		fprintf(f, "%16llu |%s %llu\n", hist_slot_low(s), bar, h->slots[s]);
 	}
 }
+
+void hist_print_stats(FILE *f, const struct hist *h)
+{
+	fprintf(f, "  count %llu, p50 <= %llu, p90 <= %llu, p99 <= %llu, max %llu\n", h->count,
+		hist_percentile(h, 50), hist_percentile(h, 90), hist_percentile(h, 99), h->max);
+}
+
+void hist_json(FILE *f, const struct hist *h)
+{
+	const char *sep = "";
+
+	fprintf(f, "\"count\":%llu,\"sum\":%llu,\"max\":%llu,\"p50\":%llu,\"p90\":%llu,"
+		"\"p99\":%llu,\"buckets\":[", h->count, h->sum, h->max, hist_percentile(h, 50),
+		hist_percentile(h, 90), hist_percentile(h, 99));
+	for (unsigned int s = 0; s < HIST_SLOTS; s++) {
+		if (!h->slots[s])
+			continue;
+		fprintf(f, "%s{\"low\":%llu,\"high\":%llu,\"count\":%llu}", sep, hist_slot_low(s),
+			hist_slot_high(s), h->slots[s]);
+		sep = ",";
+	}
+	fputc(']', f);
+}

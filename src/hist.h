@@ -31,4 +31,13 @@ unsigned long long hist_percentile(const struct hist *h, double p);
  * ("microseconds"); nothing but the heading when empty. */
 void hist_print(FILE *f, const struct hist *h, const char *unit);
 
+/* One line under a histogram: "  count 7, p50 <= 1023, p90 <= 2047, p99 <=
+ * 2047, max 1500" (percentiles from hist_percentile: bucket upper edges). */
+void hist_print_stats(FILE *f, const struct hist *h);
+
+/* The histogram as JSON members, without braces, for the caller to wrap:
+ * "count":N,"sum":N,"max":N,"p50":N,"p90":N,"p99":N,"buckets":[{"low":L,
+ * "high":H,"count":N},...] with the non-empty slots only, lowest first. */
+void hist_json(FILE *f, const struct hist *h);
+
 #endif /* HIST_H */

@@ -17,6 +17,8 @@ static const struct subcommand {
 } subcommands[] = {
 	{ "requests", "one line per finished request (latency, status, addresses, uri)",
 	  requests_main },
+	{ "latency", "request latency as a log2 histogram built in the kernel, percentiles",
+	  latency_main },
 	{ "list", "running Apache servers with mod_dtprovider, their probes and state",
 	  list_main },
 };

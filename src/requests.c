@@ -21,10 +21,6 @@
 #include "trace.h"
 
 static struct env {
-	struct filter_status status;
-	unsigned long long min_latency_us;
-	char method[REQ_SHORT_LEN];
-	char vhost[REQ_NAME_LEN];
 	struct filter_uri uri;
 	bool query;
 	bool json;
@@ -57,10 +53,6 @@ const char requests_doc[] =
 	"in httpdtrace. Query strings are hidden unless -q (in JSON: \"query\": null).";
 
 static const struct argp_option opts[] = {
-	{ "status", 's', "STATUS", 0, "Only this status: 404, 5xx or 400-499", 0 },
-	{ "latency", 'l', "LATENCY", 0, "Only requests at least this slow: 500us, 100ms, 2s", 0 },
-	{ "method", 'M', "METHOD", 0, "Only this method (GET, POST...)", 0 },
-	{ "vhost", 'H', "VHOST", 0, "Only this virtual host (its ServerName)", 0 },
 	{ "uri", 'u', "SUBSTR", 0, "Only uris containing SUBSTR", 0 },
 	{ "uri-regex", 'U', "REGEX", 0, "Only uris matching REGEX (POSIX extended)", 0 },
 	{ "query", 'q', NULL, 0, "Show query strings (hidden by default)", 0 },
@@ -76,24 +68,6 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	char err[128];
 
 	switch (key) {
-	case 's':
-		if (filter_status_parse(arg, &env.status))
-			argp_error(state, "invalid status '%s': give 404, 5xx or 400-499", arg);
-		break;
-	case 'l':
-		if (filter_duration_parse(arg, &env.min_latency_us))
-			argp_error(state, "invalid latency '%s': give a unit, as in 500us, 100ms, 2s",
-				   arg);
-		break;
-	case 'M':
-		if (filter_method_parse(arg, env.method, sizeof(env.method)))
-			argp_error(state, "invalid method '%s'", arg);
-		break;
-	case 'H':
-		if (strlen(arg) >= sizeof(env.vhost))
-			argp_error(state, "vhost longer than %zu bytes", sizeof(env.vhost) - 1);
-		strcpy(env.vhost, arg);
-		break;
 	case 'u':
 		env.uri.substr = arg;
 		break;
@@ -206,6 +180,7 @@ int requests_main(int argc, char **argv)
 	static const struct argp_child children[] = {
 		{ &trace_stream_argp, 0, "Ring buffer:", 0 },
 		{ &trace_argp, 0, "Common options:", 0 },
+		{ &trace_filter_argp, 0, "Filters (in the kernel):", 0 },
 		{ 0 },
 	};
 	static const struct argp argp = { opts, parse_arg, NULL, requests_doc, children, NULL,
@@ -228,11 +203,6 @@ int requests_main(int argc, char **argv)
 		trace_err("cannot open the BPF program: %s", strerror(-err));
 		goto cleanup;
 	}
-	skel->rodata->status_lo = env.status.lo;
-	skel->rodata->status_hi = env.status.hi;
-	skel->rodata->min_latency_us = env.min_latency_us;
-	memcpy((char *)skel->rodata->filt_method, env.method, sizeof(env.method));
-	memcpy((char *)skel->rodata->filt_vhost, env.vhost, sizeof(env.vhost));
 	err = trace_prepare(&t, skel->obj);
 	if (err)
 		goto cleanup;

@@ -14,7 +14,6 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
-#include "filter.h"
 #include "probes.h"
 #include "proc.h"
 #include "trace.h"
@@ -28,6 +27,7 @@
 #define PROBE_NAME_MAX 64
 
 struct trace_env trace_env;
+struct trace_filters trace_filters;
 volatile sig_atomic_t trace_exiting;
 volatile sig_atomic_t trace_epipe;
 
@@ -126,6 +126,46 @@ static error_t stream_parse(int key, char *arg, struct argp_state *state)
 }
 
 const struct argp trace_stream_argp = { stream_options, stream_parse, NULL, NULL, NULL, NULL,
+					NULL };
+
+static const struct argp_option filter_options[] = {
+	{ "status", 's', "STATUS", 0, "Only this status: 404, 5xx or 400-499", 0 },
+	{ "latency", 'l', "LATENCY", 0, "Only requests at least this slow: 500us, 100ms, 2s", 0 },
+	{ "method", 'M', "METHOD", 0, "Only this method (GET, POST...)", 0 },
+	{ "vhost", 'H', "VHOST", 0, "Only this virtual host (its ServerName)", 0 },
+	{ 0 },
+};
+
+static error_t filter_parse(int key, char *arg, struct argp_state *state)
+{
+	struct trace_filters *f = &trace_filters;
+
+	switch (key) {
+	case 's':
+		if (filter_status_parse(arg, &f->status))
+			argp_error(state, "invalid status '%s': give 404, 5xx or 400-499", arg);
+		break;
+	case 'l':
+		if (filter_duration_parse(arg, &f->min_latency_us))
+			argp_error(state, "invalid latency '%s': give a unit, as in 500us, 100ms, 2s",
+				   arg);
+		break;
+	case 'M':
+		if (filter_method_parse(arg, f->method, sizeof(f->method)))
+			argp_error(state, "invalid method '%s'", arg);
+		break;
+	case 'H':
+		if (strlen(arg) >= sizeof(f->vhost))
+			argp_error(state, "vhost longer than %zu bytes", sizeof(f->vhost) - 1);
+		strcpy(f->vhost, arg);
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+const struct argp trace_filter_argp = { filter_options, filter_parse, NULL, NULL, NULL, NULL,
 					NULL };
 
 /* ---------------------------------------------------------------------------
@@ -386,18 +426,37 @@ static int rodata_set(struct bpf_object *obj, const char *var, const void *val, 
 	return -ENOENT;
 }
 
+/* Set a knob the plumbing fills for every subcommand (the -p pid, the -s -l
+ * -M -H filters) when the program has it; a value that is not zero for a
+ * program without that knob is an error: the option would be ignored. */
+static int knob_set(struct bpf_object *obj, const char *knob, const void *val, size_t size,
+		    const char *opt)
+{
+	static const char zeros[TRACE_VHOST_LEN];
+	int err = rodata_set(obj, knob, val, size);
+
+	if (err && size <= sizeof(zeros) && memcmp(val, zeros, size)) {
+		trace_err("this subcommand does not take %s: its BPF program has no %s knob", opt,
+			  knob);
+		return err;
+	}
+	return 0;
+}
+
 int trace_prepare(struct trace *t, struct bpf_object *obj)
 {
 	struct bpf_map *events = bpf_object__find_map_by_name(obj, "events");
+	const struct trace_filters *f = &trace_filters;
 	int tgid = (int)trace_env.pid, err;
 
 	t->obj = obj;
-	err = rodata_set(obj, "trace_tgid", &tgid, sizeof(tgid));
-	if (err && tgid) {
-		trace_err("this subcommand cannot filter by pid (-p): its BPF program lacks "
-			  "trace_tgid");
+	if ((err = knob_set(obj, "trace_tgid", &tgid, sizeof(tgid), "-p")) ||
+	    (err = knob_set(obj, "status_lo", &f->status.lo, sizeof(int), "-s")) ||
+	    (err = knob_set(obj, "status_hi", &f->status.hi, sizeof(int), "-s")) ||
+	    (err = knob_set(obj, "min_latency_us", &f->min_latency_us, sizeof(__u64), "-l")) ||
+	    (err = knob_set(obj, "filt_method", f->method, sizeof(f->method), "-M")) ||
+	    (err = knob_set(obj, "filt_vhost", f->vhost, sizeof(f->vhost), "-H")))
 		return err;
-	}
 	if (events && trace_env.buffer_pages) {
 		err = bpf_map__set_max_entries(events, (__u32)trace_env.buffer_pages * getpagesize());
 		if (err) {

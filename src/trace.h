@@ -38,6 +38,7 @@
 #include <stdbool.h>
 #include <sys/types.h>
 #include <bpf/libbpf.h>
+#include "filter.h"
 
 #define TRACE_MAX_LINKS 16
 #define TRACE_POLL_MS 50
@@ -55,6 +56,25 @@ struct trace_env {
 extern struct trace_env trace_env;
 extern const struct argp trace_argp;        /* -m, -p, -v */
 extern const struct argp trace_stream_argp; /* -b */
+
+/* The request filters that run in BPF, shared by the commands that trace
+ * request-done (requests, latency): -s -l -M -H, filled by
+ * trace_filter_argp. trace_prepare() copies them into the BPF program's
+ * knobs status_lo, status_hi (int), min_latency_us (__u64), filt_method[16]
+ * and filt_vhost[64], found by name; a filter given to a program that lacks
+ * its knob is an error. */
+#define TRACE_METHOD_LEN 16
+#define TRACE_VHOST_LEN 64
+
+struct trace_filters {
+	struct filter_status status;     /* -s, {0, 0}: any */
+	unsigned long long min_latency_us; /* -l */
+	char method[TRACE_METHOD_LEN];   /* -M, upper-cased; "": any */
+	char vhost[TRACE_VHOST_LEN];     /* -H; "": any */
+};
+
+extern struct trace_filters trace_filters;
+extern const struct argp trace_filter_argp; /* -s, -l, -M, -H */
 
 /* Set by SIGINT/SIGTERM, and when stdout is a closed pipe (then the exit is
  * quiet and 0: see trace_epipe). */
@@ -92,9 +112,10 @@ void trace_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * later. Installs the signal handlers and libbpf's print function. */
 int trace_init(struct trace *t);
 
-/* After x_bpf__open(), before load: trace_tgid from -p (error if the program
- * has no such knob but -p was given) and the `events` ring buffer size from
- * -b (if the object has that map). */
+/* After x_bpf__open(), before load: trace_tgid from -p and the filter knobs
+ * from trace_filters (an error if the program lacks a knob whose option was
+ * given), and the `events` ring buffer size from -b (if the object has that
+ * map). */
 int trace_prepare(struct trace *t, struct bpf_object *obj);
 
 /* After load: attach each program to httpd:<program name> in t->module for

@@ -88,9 +88,44 @@ static void test_print(void)
 	free(buf);
 }
 
+static void test_stats_and_json(void)
+{
+	struct hist h = { { 0 }, 0, 0, 0 };
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *f;
+
+	f = open_memstream(&buf, &len);
+	hist_json(f, &h);
+	fclose(f);
+	CHECK_STR(buf, "\"count\":0,\"sum\":0,\"max\":0,\"p50\":0,\"p90\":0,\"p99\":0,"
+		       "\"buckets\":[]");
+	free(buf);
+
+	for (int i = 0; i < 9; i++)
+		hist_add(&h, 3);
+	hist_add(&h, 40);
+	f = open_memstream(&buf, &len);
+	hist_print_stats(f, &h);
+	fclose(f);
+	/* p50 and p90 fall in [2, 3]; p99 is rank 10, in [32, 63], clamped to
+	 * the max 40. */
+	CHECK_STR(buf, "  count 10, p50 <= 3, p90 <= 3, p99 <= 40, max 40\n");
+	free(buf);
+
+	f = open_memstream(&buf, &len);
+	hist_json(f, &h);
+	fclose(f);
+	CHECK_STR(buf, "\"count\":10,\"sum\":67,\"max\":40,\"p50\":3,\"p90\":3,\"p99\":40,"
+		       "\"buckets\":[{\"low\":2,\"high\":3,\"count\":9},"
+		       "{\"low\":32,\"high\":63,\"count\":1}]");
+	free(buf);
+}
+
 void test_hist(void)
 {
 	test_slots();
 	test_percentiles();
 	test_print();
+	test_stats_and_json();
 }

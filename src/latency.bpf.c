@@ -1,0 +1,166 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * latency.bpf.c - kernel side of `httpdtrace latency`: on httpd:::request-done
+ * add the request's latency to a log2 histogram, one per key (-K), after the
+ * filters (pid, status, minimum latency, method, vhost, uri substring). Only
+ * the histograms cross to user space, read once per report.
+ */
+#include "vmlinux.h"
+#include "trace.bpf.h"
+#include "mod_dtprovider.h"
+#include "hist_shared.h"
+#include "latency.h"
+
+const volatile int status_lo = 0;	/* status filter: lo..hi, 0..0 = any */
+const volatile int status_hi = 0;
+const volatile __u64 min_latency_us = 0;
+const volatile char filt_method[LAT_METHOD_LEN] = {};	/* "" = any */
+const volatile char filt_vhost[LAT_KEY_LEN] = {};
+const volatile char filt_uri[LAT_NEEDLE_LEN] = {};	/* substring, "" = any */
+const volatile __u32 filt_uri_len = 0;
+const volatile int key_kind = LAT_KEY_NONE;
+const volatile bool in_ms = false;	/* histogram of milliseconds */
+const volatile __u64 max_keys = LAT_MAX_KEYS;	/* per generation */
+
+__u32 gen = 0;		/* generation being filled; user space flips it */
+__u64 nkeys[2] = {};	/* keys per generation (user space zeroes the old one) */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, 2 * LAT_MAX_KEYS); /* latency.c: 2 * --max-keys + slack */
+	__type(key, struct lat_key);
+	__type(value, struct hist);
+} hists SEC(".maps");
+
+/* Requests whose key did not fit, per generation. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct hist);
+} other SEC(".maps");
+
+/* Strings read from the process: too big for the BPF stack together. */
+struct scratch {
+	struct httpd_request_info info;
+	char method[LAT_METHOD_LEN];
+	char vhost[LAT_KEY_LEN];
+	char uri[LAT_URI_LEN + LAT_NEEDLE_LEN]; /* the tail keeps i + j in bounds */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct scratch);
+} scratch SEC(".maps");
+
+static const struct hist zero_hist;
+
+/* filt_uri occurs in uri (NUL-terminated in its first LAT_URI_LEN bytes):
+ * the plain quadratic search, bounded for the verifier. */
+static __always_inline bool uri_has(const char *uri)
+{
+	for (__u32 i = 0; i < LAT_URI_LEN; i++) {
+		bool match = true;
+
+		if (!uri[i])
+			return false;
+		for (__u32 j = 0; j < LAT_NEEDLE_LEN && j < filt_uri_len; j++) {
+			if (uri[i + j] != filt_uri[j]) {
+				match = false;
+				break;
+			}
+		}
+		if (match)
+			return true;
+	}
+	return false;
+}
+
+static __always_inline void hist_bump(struct hist *h, __u64 v)
+{
+	__u32 s = hist_slot(v);
+
+	if (s >= HIST_SLOTS)
+		return;
+	__sync_fetch_and_add(&h->slots[s], 1);
+	__sync_fetch_and_add(&h->count, 1);
+	__sync_fetch_and_add(&h->sum, v);
+	if (v > h->max) /* per-CPU: only a preempted twin on this CPU races */
+		h->max = v;
+}
+
+SEC("usdt")
+int BPF_USDT(request__done, __u64 id, int status, __u64 latency_us, const char *method,
+	     const char *uri, const struct httpd_request_info *infop)
+{
+	struct lat_key k = {};
+	struct scratch *sc;
+	struct hist *h;
+	__u32 zero = 0, g = gen & 1;
+	__u64 v = in_ms ? latency_us / 1000 : latency_us;
+
+	if (!trace_pid_match())
+		return 0;
+	if (status_hi && (status < status_lo || status > status_hi))
+		return 0;
+	if (latency_us < min_latency_us)
+		return 0;
+	sc = bpf_map_lookup_elem(&scratch, &zero);
+	if (!sc)
+		return 0;
+	if (filt_method[0]) {
+		TRACE_STR(sc->method, method);
+		if (!TRACE_STR_MATCH(filt_method, sc->method))
+			return 0;
+	}
+	if (filt_uri_len) {
+		TRACE_STR(sc->uri, uri);
+		if (!uri_has(sc->uri))
+			return 0;
+	}
+	if (filt_vhost[0] || key_kind == LAT_KEY_VHOST || key_kind == LAT_KEY_HANDLER) {
+		if (bpf_probe_read_user(&sc->info, sizeof(sc->info), infop))
+			return 0;
+		if (filt_vhost[0]) {
+			TRACE_STR(sc->vhost, sc->info.vhost);
+			if (!TRACE_STR_MATCH(filt_vhost, sc->vhost))
+				return 0;
+		}
+	}
+
+	k.gen = g;
+	switch (key_kind) {
+	case LAT_KEY_STATUS:
+		k.status = status;
+		break;
+	case LAT_KEY_METHOD:
+		TRACE_STR(k.str, method);
+		break;
+	case LAT_KEY_VHOST:
+		TRACE_STR(k.str, sc->info.vhost);
+		break;
+	case LAT_KEY_HANDLER:
+		TRACE_STR(k.str, sc->info.handler);
+		break;
+	}
+
+	h = bpf_map_lookup_elem(&hists, &k);
+	if (!h && nkeys[g] < max_keys &&
+	    bpf_map_update_elem(&hists, &k, &zero_hist, BPF_NOEXIST) == 0) {
+		__sync_fetch_and_add(&nkeys[g], 1);
+		h = bpf_map_lookup_elem(&hists, &k);
+	}
+	if (!h) {
+		/* a twin on another CPU may have made the key meanwhile */
+		h = bpf_map_lookup_elem(&hists, &k);
+		if (!h)
+			h = bpf_map_lookup_elem(&other, &g);
+	}
+	if (h)
+		hist_bump(h, v);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";
