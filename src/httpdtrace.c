@@ -21,6 +21,8 @@ static const struct subcommand {
 	  latency_main },
 	{ "list", "running Apache servers with mod_dtprovider, their probes and state",
 	  list_main },
+	{ "phases", "time in each phase of a request (percentiles, or slow requests)",
+	  phases_main },
 };
 
 #define NSUB (sizeof(subcommands) / sizeof(subcommands[0]))

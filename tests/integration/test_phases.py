@@ -8,6 +8,7 @@ import subprocess
 
 import pytest
 
+import handlers
 from conftest import MPMS
 from httpd import MODULE, REPO
 
@@ -185,21 +186,12 @@ def test_keepalive_requests_have_distinct_ids(bpftrace, make_httpd):
 # ---------------------------------------------------------------------------
 # scripts/bpftrace/request-phases.bt, run as an operator runs it
 # ---------------------------------------------------------------------------
-SLEEP_LUA = """function handle(r)
-  r.content_type = 'text/plain'
-  os.execute("sleep 0.2")
-  r:puts('slept\\n')
-  return apache2.OK
-end
-"""
 EACH_LINE = re.compile(r"^(\d+) +(\d+) +(\d+) +(\d+) +(\d+) +(\d+) +(\d+) (\S+)$")
 
 
 def test_request_phases_script(bpftrace, make_httpd):
     h = make_httpd("event", extra=EXTRA)
-    with open(os.path.join(h.docroot, "sleep.lua"), "w") as f:
-        f.write(SLEEP_LUA)
-    os.chmod(os.path.join(h.docroot, "sleep.lua"), 0o644)
+    handlers.install(h)
     t = bpftrace(argv=[os.path.join(SCRIPTS, "request-phases.bt"), MODULE, "each"])
     for path, code in (("/static.html", "200"), ("/denied", "403"),
                        ("/missing.html", "404"), ("/sleep.lua", "200")):
@@ -216,7 +208,7 @@ def test_request_phases_script(bpftrace, make_httpd):
     assert sorted(rows) == ["/denied", "/missing.html", "/sleep.lua", "/static.html"]
     # A phase that did not run is exactly 0; the 0.2 s sleep is in the handler.
     assert (rows["/denied"]["type"], rows["/denied"]["handler"]) == (0, 0)
-    assert rows["/sleep.lua"]["handler"] >= 200000
+    assert rows["/sleep.lua"]["handler"] >= handlers.SLEEP_S * 1e6
     assert len({r["id"] for r in rows.values()}) == 4
     # Without `each`: histograms at exit, one per phase, in phase order.
     t = bpftrace(argv=[os.path.join(SCRIPTS, "request-phases.bt"), MODULE])

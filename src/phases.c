@@ -1,0 +1,277 @@
+/*
+ * phases.c - `httpdtrace phases`: where requests spend their time inside
+ * Apache, phase by phase (httpd:::request-phase; docs/probes.md has the
+ * phases and the rule that bounds them).
+ *
+ * Two modes. By default the BPF side (phases.bpf.c) keeps one log2 histogram
+ * per phase, in microseconds, and this file prints, at Ctrl-C or every
+ * [interval], a table of count, mean and percentiles per phase followed by
+ * the histograms. With -s THRESHOLD it instead prints one line per request
+ * at least that slow (request line read to request over), with the time of
+ * each of its phases: the breakdown of every slow request as it finishes.
+ */
+#include <argp.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <bpf/bpf.h>
+#include <linux/types.h>
+#include "filter.h"
+#include "fmt.h"
+#include "hist.h"
+#include "httpdtrace.h"
+#include "phases.h"
+#include "phases.skel.h"
+#include "trace.h"
+
+static struct env {
+	bool slow;                  /* -s: per-request lines, no histograms */
+	unsigned long long slow_us; /* its threshold */
+	bool json;
+	bool no_hist;
+} env;
+
+static struct trace_interval iv;
+static unsigned long long nslow;
+
+/* Names as the module gives them (request-phase's arg2). */
+static const char *const phase_names[PHASES_N] = {
+	"read", "translate", "access", "type", "handler", "log"
+};
+
+const char phases_doc[] =
+	"Time each processing phase of Apache's requests (httpd:::request-phase).\n"
+	"\n"
+	"USAGE: httpdtrace phases [-s THRESHOLD] [-n] [-j] [-m PATH] [-p PID] [-v]\n"
+	"                         [interval] [count]\n"
+	"\n"
+	"EXAMPLES:\n"
+	"    httpdtrace phases              # per-phase percentiles and histograms at Ctrl-C\n"
+	"    httpdtrace phases 10 6         # a report every 10 s, 6 times\n"
+	"    httpdtrace phases -n           # the table only, no histograms\n"
+	"    httpdtrace phases -s 100ms     # each request slower than 100 ms, by phase\n"
+	"    httpdtrace phases -s 0 -j      # every request's phases as JSON lines\n"
+	"\n"
+	"Phases: read (request line and headers), translate (uri to file: alias,\n"
+	"rewrite, directory walk), access (access control, authentication,\n"
+	"authorization), type (type checking, fixups), handler (making and writing\n"
+	"the response), log. Times are microseconds; a phase a request ran twice (an\n"
+	"ErrorDocument's internal redirect) counts once with both runs added. Only\n"
+	"requests read after tracing began are counted.";
+
+static const struct argp_option opts[] = {
+	{ "slow", 's', "THRESHOLD", 0, "One line per request at least this slow (500us, "
+				       "100ms, 2s; 0: every request) instead of histograms", 0 },
+	{ "no-hist", 'n', NULL, 0, "The percentile table only", 0 },
+	{ "json", 'j', NULL, 0, "JSON lines", 0 },
+	{ 0 },
+};
+
+static error_t parse_arg(int key, char *arg, struct argp_state *state)
+{
+	switch (key) {
+	case 's':
+		env.slow = true;
+		if (strcmp(arg, "0") && filter_duration_parse(arg, &env.slow_us))
+			argp_error(state, "invalid threshold '%s': give a unit, as in 500us, "
+					  "100ms, 2s", arg);
+		break;
+	case 'n':
+		env.no_hist = true;
+		break;
+	case 'j':
+		env.json = true;
+		break;
+	case ARGP_KEY_ARG:
+		trace_interval_arg(&iv, state, arg);
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------------------
+ * -s: one line per slow request
+ * ------------------------------------------------------------------------- */
+static void print_slow_header(void)
+{
+	printf("%-8s %8s %3s %6s %6s %6s %6s %8s %6s %s\n", "ID", "TOTAL", "STA", "READ",
+	       "XLATE", "ACCESS", "TYPE", "HANDLER", "LOG", "URI");
+}
+
+/* A phase's microseconds, or "-" for a phase the request did not run. */
+static const char *phase_us(char *buf, size_t len, const struct phases_event *e, int p)
+{
+	if (e->ran & (1U << p))
+		snprintf(buf, len, "%llu", (unsigned long long)e->ns[p] / 1000);
+	else
+		snprintf(buf, len, "-");
+	return buf;
+}
+
+static void print_slow(const struct phases_event *e)
+{
+	char b[PHASES_N][24];
+
+	for (int p = 0; p < PHASES_N; p++)
+		phase_us(b[p], sizeof(b[p]), e, p);
+	printf("%-8llu %8llu %3d %6s %6s %6s %6s %8s %6s %s\n", (unsigned long long)e->id,
+	       (unsigned long long)e->total_ns / 1000, e->status, b[0], b[1], b[2], b[3], b[4],
+	       b[5], e->uri);
+}
+
+static void print_slow_json(const struct phases_event *e)
+{
+	printf("{\"type\":\"request\",\"id\":%llu,\"pid\":%u,\"tid\":%u,\"status\":%d,"
+	       "\"total_us\":%llu,\"uri\":",
+	       (unsigned long long)e->id, e->pid, e->tid, e->status,
+	       (unsigned long long)e->total_ns / 1000);
+	fmt_json_str(stdout, e->uri);
+	printf(",\"phases_us\":{");
+	for (int p = 0, n = 0; p < PHASES_N; p++) {
+		if (!(e->ran & (1U << p)))
+			continue;
+		printf("%s\"%s\":%llu", n++ ? "," : "", phase_names[p],
+		       (unsigned long long)e->ns[p] / 1000);
+	}
+	printf("}}\n");
+}
+
+static int handle_event(void *ctx, void *data, size_t size)
+{
+	const struct phases_event *e = data;
+
+	(void)ctx;
+	if (size < sizeof(*e))
+		return 0;
+	nslow++;
+	if (env.json)
+		print_slow_json(e);
+	else
+		print_slow(e);
+	return 0;
+}
+
+/* ---------------------------------------------------------------------------
+ * Default: percentiles and histograms per phase
+ * ------------------------------------------------------------------------- */
+
+/* Read every phase's histogram and zero it for the next interval. */
+static int read_hists(int fd, struct hist *h)
+{
+	static const struct hist zero;
+
+	for (__u32 p = 0; p < PHASES_N; p++) {
+		if (bpf_map_lookup_elem(fd, &p, &h[p]) || bpf_map_update_elem(fd, &p, &zero, 0)) {
+			int err = -errno;
+
+			trace_err("cannot read the histograms: %s", strerror(-err));
+			return err;
+		}
+	}
+	return 0;
+}
+
+static void print_report(const struct hist *h)
+{
+	char title[64];
+
+	if (env.json) {
+		for (int p = 0; p < PHASES_N; p++)
+			printf("{\"type\":\"phase\",\"phase\":\"%s\",\"count\":%llu,"
+			       "\"sum_us\":%llu,\"p50_us\":%llu,\"p90_us\":%llu,\"p99_us\":%llu,"
+			       "\"max_us\":%llu}\n", phase_names[p], h[p].count, h[p].sum,
+			       hist_percentile(&h[p], 50), hist_percentile(&h[p], 90),
+			       hist_percentile(&h[p], 99), h[p].max);
+		return;
+	}
+	printf("%-10s %8s %9s %9s %9s %9s %9s\n", "PHASE", "COUNT", "AVG(us)", "P50", "P90",
+	       "P99", "MAX");
+	for (int p = 0; p < PHASES_N; p++)
+		printf("%-10s %8llu %9llu %9llu %9llu %9llu %9llu\n", phase_names[p], h[p].count,
+		       h[p].count ? h[p].sum / h[p].count : 0, hist_percentile(&h[p], 50),
+		       hist_percentile(&h[p], 90), hist_percentile(&h[p], 99), h[p].max);
+	if (env.no_hist)
+		return;
+	for (int p = 0; p < PHASES_N; p++) {
+		if (!h[p].count)
+			continue;
+		snprintf(title, sizeof(title), "%s (microseconds)", phase_names[p]);
+		printf("\n");
+		hist_print(stdout, &h[p], title);
+	}
+}
+
+int phases_main(int argc, char **argv)
+{
+	static const struct argp_child children[] = {
+		{ &trace_argp, 0, "Common options:", 0 },
+		{ 0 },
+	};
+	static const struct argp argp = { opts, parse_arg, "[interval] [count]", phases_doc,
+					  children, NULL, NULL };
+	struct phases_bpf *skel = NULL;
+	struct trace t = { .drops_fd = -1 };
+	struct hist h[PHASES_N];
+	int err;
+
+	err = argp_parse(&argp, argc, argv, 0, NULL, NULL);
+	if (err)
+		return 2;
+	if (env.slow && iv.nargs) {
+		fprintf(stderr, "httpdtrace phases: -s prints requests as they finish: no "
+				"[interval] [count]\n");
+		return 2;
+	}
+	err = trace_init(&t);
+	if (err)
+		goto cleanup;
+	skel = phases_bpf__open();
+	if (!skel) {
+		err = -errno;
+		trace_err("cannot open the BPF program: %s", strerror(-err));
+		goto cleanup;
+	}
+	skel->rodata->slow = env.slow;
+	skel->rodata->slow_ns = env.slow_us * 1000ULL;
+	err = trace_prepare(&t, skel->obj);
+	if (err)
+		goto cleanup;
+	err = phases_bpf__load(skel);
+	if (err) {
+		trace_err("cannot load the BPF program: %s (-v shows the verifier's log)",
+			  strerror(-err));
+		goto cleanup;
+	}
+	err = trace_attach(&t);
+	if (err)
+		goto cleanup;
+
+	if (env.slow) {
+		err = trace_stream_open(&t, handle_event, NULL);
+		if (err)
+			goto cleanup;
+		if (!env.json)
+			print_slow_header();
+		while (!trace_exiting && !(err = trace_stream_poll(&t)))
+			;
+		if (!err)
+			trace_stream_finish(&t, &nslow, "slow requests");
+		goto cleanup;
+	}
+	while ((err = trace_interval_wait(&iv)) > 0) {
+		err = read_hists(bpf_map__fd(skel->maps.hists), h);
+		if (err)
+			break;
+		print_report(h);
+		if (!trace_interval_last(&iv) && !env.json)
+			printf("\n");
+	}
+
+cleanup:
+	trace_close(&t);
+	phases_bpf__destroy(skel);
+	return trace_exit_status(err);
+}

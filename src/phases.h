@@ -1,0 +1,24 @@
+/*
+ * phases.h - what `httpdtrace phases` shares between its BPF side and user
+ * space: the phases it times (httpd:::request-phase, docs/probes.md) and the
+ * event a slow request sends (-s).
+ */
+#ifndef PHASES_H
+#define PHASES_H
+
+/* read, translate, access, type, handler, log: HTTPD_PHASE_READ (0) to
+ * HTTPD_PHASE_LOG (5) of mod_dtprovider.h; HTTPD_PHASE_END closes log. */
+#define PHASES_N 6
+#define PHASES_URI_LEN 256
+
+struct phases_event {
+	__u64 id;            /* request id */
+	__u64 ns[PHASES_N];  /* time in each phase (a phase run twice: the sum) */
+	__u64 total_ns;      /* their sum: request line read to request over */
+	__u32 ran;           /* bit p: phase p ran */
+	__s32 status;        /* final status, 0 if request-done was not seen */
+	__u32 pid, tid;      /* the process, and the thread that ended it */
+	char uri[PHASES_URI_LEN]; /* as the client asked */
+};
+
+#endif /* PHASES_H */
