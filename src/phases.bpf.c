@@ -34,17 +34,22 @@ struct {
 	__type(value, struct phase_req);
 } reqs SEC(".maps");
 
-/* One histogram per phase; user space reads and zeroes them. */
+/* Two generations of one histogram per phase (index gen * PHASES_N +
+ * phase): user space flips `gen`, then reads and zeroes the generation no
+ * longer filled, so no request is lost between reports. */
+__u32 gen = 0;
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, PHASES_N);
+	__uint(max_entries, 2 * PHASES_N);
 	__type(key, __u32);
 	__type(value, struct hist);
 } hists SEC(".maps");
 
 static __always_inline void hist_put(__u32 phase, __u64 v)
 {
-	struct hist *h = bpf_map_lookup_elem(&hists, &phase);
+	__u32 i = (gen & 1) * PHASES_N + phase;
+	struct hist *h = bpf_map_lookup_elem(&hists, &i);
 	unsigned int s = hist_slot(v);
 
 	if (!h || s >= HIST_SLOTS)

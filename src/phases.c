@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <bpf/bpf.h>
 #include <linux/types.h>
 #include "filter.h"
@@ -31,6 +32,10 @@ static struct env {
 	bool json;
 	bool no_hist;
 } env;
+
+/* After flipping the histograms' generation: programs still on the old one
+ * run for microseconds. */
+#define PHASES_SETTLE_MS 10
 
 static struct trace_interval iv;
 static unsigned long long nslow;
@@ -158,13 +163,22 @@ static int handle_event(void *ctx, void *data, size_t size)
  * Default: percentiles and histograms per phase
  * ------------------------------------------------------------------------- */
 
-/* Read every phase's histogram and zero it for the next interval. */
-static int read_hists(int fd, struct hist *h)
+/* Take the histograms filled since the last report: flip the generation the
+ * BPF side fills, let programs already running on the old one finish, then
+ * read and zero it. */
+static int take_hists(struct phases_bpf *skel, struct hist *h)
 {
 	static const struct hist zero;
+	static const struct timespec settle = { 0, PHASES_SETTLE_MS * 1000000L };
+	int fd = bpf_map__fd(skel->maps.hists);
+	__u32 g = skel->bss->gen & 1;
 
+	__atomic_store_n(&skel->bss->gen, g ^ 1, __ATOMIC_SEQ_CST);
+	nanosleep(&settle, NULL); /* even after Ctrl-C, unlike trace_sleep_ms() */
 	for (__u32 p = 0; p < PHASES_N; p++) {
-		if (bpf_map_lookup_elem(fd, &p, &h[p]) || bpf_map_update_elem(fd, &p, &zero, 0)) {
+		__u32 i = g * PHASES_N + p;
+
+		if (bpf_map_lookup_elem(fd, &i, &h[p]) || bpf_map_update_elem(fd, &i, &zero, 0)) {
 			int err = -errno;
 
 			trace_err("cannot read the histograms: %s", strerror(-err));
@@ -262,7 +276,7 @@ int phases_main(int argc, char **argv)
 		goto cleanup;
 	}
 	while ((err = trace_interval_wait(&iv)) > 0) {
-		err = read_hists(bpf_map__fd(skel->maps.hists), h);
+		err = take_hists(skel, h);
 		if (err)
 			break;
 		print_report(h);
