@@ -40,10 +40,15 @@ def section(text, title):
 
 
 def table_rows(text):
-    """Rows of the markdown tables in `text`, cells stripped of backquotes."""
+    """Rows of the first markdown table in `text`, cells stripped of
+    backquotes."""
     rows = []
     for line in text.splitlines():
-        if line.startswith("|") and not re.match(r"^\|[-| ]+\|$", line):
+        if not line.startswith("|"):
+            if rows:
+                break
+            continue
+        if not re.match(r"^\|[-| ]+\|$", line):
             rows.append([c.strip().strip("`") for c in line.strip("|").split("|")])
     return rows
 
