@@ -632,18 +632,30 @@ def targets(b, rows):
     busy = b.results["busy_before"] > 0.10 or b.results["load_before"][0] > 0.5
 
     added = cg["added"]
-    part = {"module": 0.0, "dispatch": 0.0, "loops": 0.0, "rest": 0.0}
-    for v, fn in cg["where"]:
-        key = ("module" if fn.startswith("dtp_") else "dispatch" if fn.startswith("ap_run_")
-               else "loops" if fn.startswith("ap_merge_") else "rest")
-        part[key] += v
-    out.append(("idle: ≤ 30 added instructions per request", "%.1f" % added, verdict(
-        added <= 30, "the module's own hook code is %.0f of them (two request hooks, each "
-        "testing two semaphores); Apache's hook dispatch (ap_run_*) adds %.0f and its "
-        "per-module loops (ap_merge_per_dir_configs) %.0f for any loaded module with these "
-        "hooks; other functions net %+.0f. Only fewer request hooks or a cheaper dispatch "
-        "in Apache would close it: the probes need post_read_request and log_transaction" % (
-            part["module"], part["dispatch"], part["loops"], part["rest"]))))
+    delta = {fn: v for v, fn in cg["where"]}
+    # Each hook that runs on every request: its own code plus Apache's
+    # dispatch to it (ap_run_<hook>).
+    per_req = [h for h in HOOKS if cg["idle"]["hooks"].get(h, (0, 0))[0] >= cg["n"][1]]
+    cost = {h: delta.get(h, 0) + delta.get("ap_run_" + h[len("dtp_"):], 0) for h in per_req}
+    core = ("dtp_post_read_request", "dtp_log_transaction")
+    extra = [h for h in per_req if h not in core]
+    why = ("%d module hooks run on every request, each costing its own semaphore tests plus "
+           "Apache's dispatch to it (%s); Apache's per-module loops "
+           "(ap_merge_per_dir_configs) add %.0f for any loaded module" % (
+               len(per_req), ", ".join("%s %.0f" % (h[len("dtp_"):], cost[h]) for h in per_req),
+               delta.get("ap_merge_per_dir_configs", 0)))
+    if extra:
+        why += ("; only fewer request hooks would close it: the %s hooks cost %.0f, so "
+                "making them opt-in (a directive) would leave request-start and -done's two "
+                "hooks (%.0f) and the per-module loops (%.0f)" % (
+                    "/".join(h[len("dtp_"):] for h in extra), sum(cost[h] for h in extra),
+                    sum(cost[h] for h in per_req if h in core),
+                    delta.get("ap_merge_per_dir_configs", 0)))
+    else:
+        why += ("; only fewer request hooks or a cheaper dispatch in Apache would close it: "
+                "request-start and request-done need post_read_request and log_transaction")
+    out.append(("idle: ≤ 30 added instructions per request", "%.1f" % added,
+                verdict(added <= 30, why)))
 
     floor, usdt = hits["floor"]["cpu"], hits["usdt5t"]["cpu"]
     ratio = hits["usdt5t"]["ratio"]
