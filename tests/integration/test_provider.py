@@ -599,8 +599,10 @@ def test_ids_unique_and_paired(run):
 
 def test_h2_streams_process(run):
     """Where HTTP/2 streams run: in the process that accepted the connection,
-    under every MPM (prefork included: mod_http2 2.0 serves h2 there, on its
-    own worker threads in that child, so the streams' threads vary)."""
+    under every MPM. Prefork included: mod_http2 2.0.42 logs AH10034 ("not
+    supported by mod_http2 ... the HTTP/2 protocol will be inactive") there,
+    yet serves h2c prior knowledge, on its own worker threads in that child,
+    so the streams' threads vary."""
     sc = scenario(run, "sc_h2")
     cid = scenario_conn(run, sc)
     ev = run.events
@@ -609,6 +611,7 @@ def test_h2_streams_process(run):
     starts = [ev.starts[d["id"]] for d in dones]
     assert {d["pid"] for d in dones + starts} == {pid}
     assert {d["protocol"] for d in dones} == {"HTTP/2.0"}
+    assert ("AH10034" in run.h.read_error_log()) == (run.mpm == "prefork")
 
 
 # ---------------------------------------------------------------------------
