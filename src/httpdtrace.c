@@ -23,6 +23,8 @@ static const struct subcommand {
 	  list_main },
 	{ "phases", "time in each phase of a request (percentiles, or slow requests)",
 	  phases_main },
+	{ "pools", "apr_palloc and malloc calls and bytes per request and per uri",
+	  pools_main },
 };
 
 #define NSUB (sizeof(subcommands) / sizeof(subcommands[0]))

@@ -14,5 +14,6 @@ int requests_main(int argc, char **argv);
 int list_main(int argc, char **argv);
 int latency_main(int argc, char **argv);
 int phases_main(int argc, char **argv);
+int pools_main(int argc, char **argv);
 
 #endif /* HTTPDTRACE_H */

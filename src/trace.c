@@ -488,6 +488,8 @@ int trace_attach(struct trace *t)
 		char name[PROBE_NAME_MAX];
 		struct bpf_link *link;
 
+		if (strcmp(bpf_program__section_name(prog), "usdt"))
+			continue; /* tracepoints, uprobes: trace_attach_other() */
 		probe_of_program(bpf_program__name(prog), name, sizeof(name));
 
 		if (t->nlinks == TRACE_MAX_LINKS) {
@@ -512,6 +514,26 @@ int trace_attach(struct trace *t)
 	t->start_ns = trace_now_ns();
 	fprintf(stderr, "httpdtrace: tracing %d probe%s in %s; Ctrl-C to end\n", t->nlinks,
 		t->nlinks == 1 ? "" : "s", t->module);
+	return 0;
+}
+
+int trace_attach_other(struct trace *t, struct bpf_program *prog)
+{
+	struct bpf_link *link;
+
+	if (t->nlinks == TRACE_MAX_LINKS) {
+		trace_err("too many programs (max %d)", TRACE_MAX_LINKS);
+		return -E2BIG;
+	}
+	link = bpf_program__attach(prog);
+	if (!link) {
+		int err = -errno;
+
+		trace_err("cannot attach %s (%s): %s (-v shows why)", bpf_program__name(prog),
+			  bpf_program__section_name(prog), strerror(-err));
+		return err;
+	}
+	t->links[t->nlinks++] = link;
 	return 0;
 }
 

@@ -123,6 +123,12 @@ int trace_prepare(struct trace *t, struct bpf_object *obj);
  * Ctrl-C to end" on stderr (tests wait for that line). */
 int trace_attach(struct trace *t);
 
+/* trace_attach() attaches the programs in section "usdt" only. A program of
+ * another kind that libbpf attaches by its section alone (tp_btf/NAME,
+ * raw_tp/NAME: no tracefs needed) is attached by this, before trace_attach()
+ * so that everything is attached when its "tracing" line appears. */
+int trace_attach_other(struct trace *t, struct bpf_program *prog);
+
 /* A consumer for the object's `events` map calling fn(ctx, data, size) per
  * event (return 0 from fn; non-zero stops draining). */
 int trace_stream_open(struct trace *t, ring_buffer_sample_fn fn, void *ctx);

@@ -1,0 +1,177 @@
+/*
+ * reqstat.c - the user side of per-request counters (reqstat.h): one line
+ * per request as it ends (-r), or totals per uri printed as a table at each
+ * report, sorted on one column, the busiest first.
+ */
+#include <stdlib.h>
+#include <string.h>
+#include <linux/types.h>
+#include "fmt.h"
+#include "reqstat.h"
+#include "trace.h"
+
+/* Totals of one uri since the last report. */
+struct uri_total {
+	char uri[REQSTAT_URI_LEN];
+	unsigned long long requests;
+	unsigned long long v[REQSTAT_MAX];
+};
+
+static struct uri_total *totals;
+static size_t ntotals, cap;
+
+void reqstat_begin(const struct reqstat_opts *o)
+{
+	if (!o->per_request || o->json)
+		return;
+	printf("%-8s", "ID");
+	for (int i = 0; i < o->ncols; i++)
+		printf(" %*s", o->cols[i].width, o->cols[i].head);
+	printf(" %s\n", "URI");
+}
+
+static void print_json_values(const struct reqstat_opts *o, const unsigned long long *v,
+			      unsigned long long per)
+{
+	for (int i = 0; i < o->ncols; i++)
+		printf(",\"%s\":%llu", o->cols[i].json, v[i] / o->cols[i].div / per);
+}
+
+/* The totals entry of uri, added when new; NULL when out of memory. */
+static struct uri_total *uri_total(const char *uri)
+{
+	for (size_t i = 0; i < ntotals; i++)
+		if (!strcmp(totals[i].uri, uri))
+			return &totals[i];
+	if (ntotals == cap) {
+		size_t ncap = cap ? 2 * cap : 64;
+		struct uri_total *n = realloc(totals, ncap * sizeof(*n));
+
+		if (!n)
+			return NULL;
+		totals = n;
+		cap = ncap;
+	}
+	memset(&totals[ntotals], 0, sizeof(totals[0]));
+	snprintf(totals[ntotals].uri, sizeof(totals[0].uri), "%s", uri);
+	return &totals[ntotals++];
+}
+
+int reqstat_event(const struct reqstat_opts *o, const struct reqstat_event *e)
+{
+	unsigned long long v[REQSTAT_MAX];
+	struct uri_total *t;
+
+	for (int i = 0; i < REQSTAT_MAX; i++)
+		v[i] = e->v[i];
+	if (o->per_request && o->json) {
+		printf("{\"type\":\"request\",\"id\":%llu,\"pid\":%u,\"tid\":%u,\"uri\":",
+		       (unsigned long long)e->id, e->pid, e->tid);
+		fmt_json_str(stdout, e->uri);
+		print_json_values(o, v, 1);
+		printf("}\n");
+	} else if (o->per_request) {
+		printf("%-8llu", (unsigned long long)e->id);
+		for (int i = 0; i < o->ncols; i++)
+			printf(" %*llu", o->cols[i].width, v[i] / o->cols[i].div);
+		printf(" %s\n", e->uri);
+	} else if ((t = uri_total(e->uri))) {
+		t->requests++;
+		for (int i = 0; i < REQSTAT_MAX; i++)
+			t->v[i] += v[i];
+	}
+	return 0;
+}
+
+static int sort_col;
+
+static int by_column(const void *a, const void *b)
+{
+	const struct uri_total *x = a, *y = b;
+
+	if (x->v[sort_col] != y->v[sort_col])
+		return x->v[sort_col] < y->v[sort_col] ? 1 : -1;
+	return strcmp(x->uri, y->uri);
+}
+
+void reqstat_report(const struct reqstat_opts *o)
+{
+	size_t n;
+
+	if (o->per_request)
+		return;
+	sort_col = o->sort;
+	qsort(totals, ntotals, sizeof(totals[0]), by_column);
+	n = o->top && (size_t)o->top < ntotals ? (size_t)o->top : ntotals;
+	if (o->json) {
+		for (size_t i = 0; i < n; i++) {
+			printf("{\"type\":\"uri\",\"uri\":");
+			fmt_json_str(stdout, totals[i].uri);
+			printf(",\"requests\":%llu", totals[i].requests);
+			print_json_values(o, totals[i].v, 1);
+			printf("}\n");
+		}
+	} else {
+		printf("%6s", "REQS");
+		for (int i = 0; i < o->ncols; i++)
+			printf(" %*s", o->cols[i].width, o->cols[i].head);
+		printf(" %s\n", "URI (per request: mean)");
+		for (size_t i = 0; i < n; i++) {
+			printf("%6llu", totals[i].requests);
+			for (int c = 0; c < o->ncols; c++)
+				printf(" %*llu", o->cols[c].width,
+				       totals[i].v[c] / o->cols[c].div / totals[i].requests);
+			printf(" %s\n", totals[i].uri);
+		}
+	}
+	ntotals = 0;
+}
+
+void reqstat_free(void)
+{
+	free(totals);
+	totals = NULL;
+	ntotals = cap = 0;
+}
+
+static unsigned long long nevents;
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	if (size < sizeof(struct reqstat_event))
+		return 0;
+	nevents++;
+	return reqstat_event(ctx, data);
+}
+
+int reqstat_run(struct trace *t, const struct reqstat_opts *o, unsigned long long duration_us,
+		void (*tick)(void *ctx), void *ctx)
+{
+	unsigned long long next_tick = t->start_ns + 1000000000ULL;
+	unsigned long long deadline = duration_us ? t->start_ns + duration_us * 1000ULL : 0;
+	int err = trace_stream_open(t, on_event, (void *)o);
+
+	if (err)
+		return err;
+	reqstat_begin(o);
+	while (!trace_exiting) {
+		unsigned long long now;
+
+		err = trace_stream_poll(t);
+		if (err)
+			return err;
+		now = trace_now_ns();
+		if (deadline && now >= deadline)
+			break;
+		if (tick && now >= next_tick) {
+			tick(ctx);
+			next_tick = now + 1000000000ULL;
+		}
+	}
+	trace_stream_finish(t, &nevents, "requests");
+	if (!trace_epipe) {
+		reqstat_report(o);
+		fflush(stdout);
+	}
+	return 0;
+}
