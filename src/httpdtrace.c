@@ -19,6 +19,8 @@ static const struct subcommand {
 	  requests_main },
 	{ "latency", "request latency as a log2 histogram built in the kernel, percentiles",
 	  latency_main },
+	{ "conns", "one line per closed connection (addresses, requests, bytes), or -S rates",
+	  conns_main },
 	{ "list", "running Apache servers with mod_dtprovider, their probes and state",
 	  list_main },
 	{ "phases", "time in each phase of a request (percentiles, or slow requests)",

@@ -15,5 +15,6 @@ int list_main(int argc, char **argv);
 int latency_main(int argc, char **argv);
 int phases_main(int argc, char **argv);
 int pools_main(int argc, char **argv);
+int conns_main(int argc, char **argv);
 
 #endif /* HTTPDTRACE_H */

@@ -26,9 +26,6 @@
 #include "latency.skel.h"
 #include "trace.h"
 
-/* After flipping the generation, in-flight programs (a few microseconds
- * each) finish adding to the old one before it is read. */
-#define GEN_SETTLE_NS 5000000L
 #define KEY_SLACK 64
 
 static const char *const key_names[] = {
@@ -277,19 +274,16 @@ static void print_json(const struct entry *e, int n, const struct hist *other,
 	printf(",\"overflow\":%llu}\n", other->count);
 }
 
-/* One report: flip the generation, let the old one settle, print it. */
+/* One report: flip the generation, print the old one. */
 static int report(struct latency_bpf *skel, unsigned long long start_ns)
 {
-	struct timespec settle = { 0, GEN_SETTLE_NS };
 	struct hist other = { { 0 }, 0, 0, 0 };
-	__u32 g = skel->bss->gen & 1;
+	__u32 g = trace_gen_flip(&skel->bss->gen);
 	struct entry *e;
 	struct timespec rt;
 	unsigned long long now_us;
 	int n;
 
-	__atomic_store_n(&skel->bss->gen, g ^ 1, __ATOMIC_SEQ_CST);
-	nanosleep(&settle, NULL);
 	n = take_generation(skel, g, &e, &other);
 	if (n < 0) {
 		trace_err("reading the histograms: %s", strerror(-n));

@@ -695,6 +695,19 @@ bool trace_interval_last(const struct trace_interval *iv)
 	return trace_exiting || (iv->count && iv->reports >= iv->count);
 }
 
+/* Long enough for a BPF program that read the old generation to finish. */
+#define GEN_SETTLE_NS 5000000L
+
+unsigned int trace_gen_flip(unsigned int *gen)
+{
+	struct timespec settle = { 0, GEN_SETTLE_NS };
+	unsigned int old = __atomic_load_n(gen, __ATOMIC_SEQ_CST) & 1;
+
+	__atomic_store_n(gen, old ^ 1, __ATOMIC_SEQ_CST);
+	nanosleep(&settle, NULL); /* not trace_sleep_ms: it returns at once on Ctrl-C */
+	return old;
+}
+
 void trace_sleep_ms(unsigned int ms)
 {
 	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L };

@@ -188,6 +188,13 @@ int trace_interval_wait(struct trace_interval *iv);
 /* While printing report iv->reports: true if it is the last one. */
 bool trace_interval_last(const struct trace_interval *iv);
 
+/* Two generations: an aggregating BPF program adds to the counters of
+ * generation `gen & 1` (a global in its .bss); at each report user space
+ * flips gen with this, which then waits for programs that read the old value
+ * to finish (they run for microseconds), so the old generation can be read
+ * and cleared without losing what arrives meanwhile. Returns the old one. */
+unsigned int trace_gen_flip(unsigned int *gen);
+
 /* Nanoseconds of CLOCK_MONOTONIC. */
 unsigned long long trace_now_ns(void);
 

@@ -1,0 +1,352 @@
+/*
+ * conns.c - `httpdtrace conns`: one line per closed client connection (peer,
+ * local address, requests on it, duration, wire bytes in and out), from
+ * httpd:::conn-start and conn-done paired by conn id in BPF; or, with -S, a
+ * summary per interval: accepts (and per second), closes, connections open,
+ * requests, bytes, and the histogram of requests per closed connection.
+ *
+ * A connection whose conn-start was not seen (accepted before httpdtrace
+ * attached) still gets its line: addresses "-" (JSON: null,
+ * "start_seen":false), the counts and duration from conn-done.
+ */
+#include <argp.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <bpf/bpf.h>
+#include <linux/types.h>
+#include "fmt.h"
+#include "hist.h"
+#include "httpdtrace.h"
+#include "conns.h"
+#include "conns.skel.h"
+#include "trace.h"
+
+#define SUMMARY_INTERVAL_MS 1000 /* -S without an interval */
+
+static struct env {
+	bool summary;
+	bool json;
+	bool clock;
+	struct trace_interval iv;
+} env;
+
+static unsigned long long nconns;
+static unsigned long long start_ns;
+static long long mono_to_epoch_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC */
+
+const char conns_doc[] =
+	"Show one line per closed client connection (httpd:::conn-start and\n"
+	"conn-done): peer, local address, requests, duration, wire bytes in and out.\n"
+	"With -S, a summary per interval instead.\n"
+	"\n"
+	"USAGE: httpdtrace conns [-j] [-T] [-b PAGES] [-m PATH] [-p PID] [-v]\n"
+	"       httpdtrace conns -S [-j] [-T] [-m PATH] [-p PID] [-v] [interval [count]]\n"
+	"\n"
+	"EXAMPLES:\n"
+	"    httpdtrace conns                 # every connection as it closes\n"
+	"    httpdtrace conns -T -p 1234      # one server, with wall-clock times\n"
+	"    httpdtrace conns -j | jq .bytes_out  # JSON lines\n"
+	"    httpdtrace conns -S              # accepts/s, open, closes every second\n"
+	"    httpdtrace conns -S 10 6         # every 10 s for a minute\n"
+	"\n"
+	"Bytes are counted on the wire (headers, bodies, TLS records) by the module,\n"
+	"for connections accepted while conns runs. A connection accepted before it\n"
+	"started shows '-' for its addresses. -S counts as open the connections\n"
+	"accepted since it started that are not closed yet.";
+
+static const struct argp_option opts[] = {
+	{ "summary", 'S', NULL, 0, "A summary per interval (default: every second)", 0 },
+	{ "json", 'j', NULL, 0, "JSON lines: one object per connection (or per interval)", 0 },
+	{ "timestamp", 'T', NULL, 0, "Wall-clock times (HH:MM:SS.mmm)", 0 },
+	{ 0 },
+};
+
+static error_t parse_arg(int key, char *arg, struct argp_state *state)
+{
+	switch (key) {
+	case 'S':
+		env.summary = true;
+		break;
+	case 'j':
+		env.json = true;
+		break;
+	case 'T':
+		env.clock = true;
+		break;
+	case ARGP_KEY_ARG:
+		trace_interval_arg(&env.iv, state, arg);
+		break;
+	case ARGP_KEY_END:
+		if (env.iv.nargs && !env.summary)
+			argp_error(state, "[interval] [count] go with -S");
+		if (env.summary && !env.iv.ms)
+			env.iv.ms = SUMMARY_INTERVAL_MS;
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+static unsigned long long epoch_us(unsigned long long mono_ns)
+{
+	return (unsigned long long)((long long)mono_ns + mono_to_epoch_ns) / 1000ULL;
+}
+
+/* The TIME column: seconds since the start, or the wall clock with -T. */
+static char *when(char *buf, size_t len, unsigned long long mono_ns)
+{
+	if (env.clock)
+		return fmt_clock(buf, len, epoch_us(mono_ns));
+	return fmt_elapsed(buf, len, start_ns, mono_ns);
+}
+
+/* ---------------------------------------------------------------------------
+ * One line per connection
+ * ------------------------------------------------------------------------- */
+static void print_header(void)
+{
+	if (env.clock)
+		printf("%-12s ", "TIME");
+	printf("%-21s %-21s %4s %10s %9s %9s\n", "PEER", "LOCAL", "REQS", "DURATION", "BYTES_IN",
+	       "BYTES_OUT");
+}
+
+static void print_line(const struct conn_event *e)
+{
+	char peer[CONN_IP_LEN + 10], local[CONN_IP_LEN + 10], dur[24], t[32];
+
+	if (env.clock)
+		printf("%-12s ", when(t, sizeof(t), e->ts_ns));
+	snprintf(dur, sizeof(dur), "%lluus", (unsigned long long)e->duration_us);
+	printf("%-21s %-21s %4u %10s %9llu %9llu\n",
+	       fmt_addr(peer, sizeof(peer), e->peer_ip, e->peer_port),
+	       fmt_addr(local, sizeof(local), e->local_ip, e->local_port), e->requests, dur,
+	       (unsigned long long)e->bytes_in, (unsigned long long)e->bytes_out);
+}
+
+static void json_ip(const char *key, const char *ip, unsigned int port, bool seen)
+{
+	printf(",\"%s_ip\":", key);
+	if (seen)
+		fmt_json_str(stdout, ip);
+	else
+		printf("null");
+	printf(",\"%s_port\":", key);
+	if (seen)
+		printf("%u", port);
+	else
+		printf("null");
+}
+
+static void print_json(const struct conn_event *e)
+{
+	char t[32];
+
+	printf("{\"type\":\"conn\",\"time\":%s,\"pid\":%u,\"conn_id\":%llu,\"start_seen\":%s",
+	       fmt_elapsed(t, sizeof(t), start_ns, e->ts_ns), e->pid,
+	       (unsigned long long)e->conn_id, e->start_seen ? "true" : "false");
+	json_ip("peer", e->peer_ip, e->peer_port, e->start_seen);
+	json_ip("local", e->local_ip, e->local_port, e->start_seen);
+	printf(",\"requests\":%u,\"duration_us\":%llu,\"bytes_in\":%llu,\"bytes_out\":%llu}\n",
+	       e->requests, (unsigned long long)e->duration_us, (unsigned long long)e->bytes_in,
+	       (unsigned long long)e->bytes_out);
+}
+
+static int handle_event(void *ctx, void *data, size_t size)
+{
+	const struct conn_event *e = data;
+
+	(void)ctx;
+	if (size < sizeof(*e))
+		return 0;
+	nconns++;
+	if (env.json)
+		print_json(e);
+	else
+		print_line(e);
+	return 0;
+}
+
+static void json_drops(struct trace *t, unsigned long long total)
+{
+	(void)t;
+	if (env.json)
+		printf("{\"type\":\"drops\",\"dropped\":%llu}\n", total);
+}
+
+static int stream(struct trace *t)
+{
+	int err = trace_stream_open(t, handle_event, NULL);
+
+	if (err)
+		return err;
+	t->on_drops = json_drops;
+	if (!env.json)
+		print_header();
+	while (!trace_exiting) {
+		err = trace_stream_poll(t);
+		if (err)
+			return err;
+	}
+	trace_stream_finish(t, &nconns, "connections");
+	if (env.json && !trace_epipe) {
+		printf("{\"type\":\"summary\",\"connections\":%llu,\"dropped\":%llu}\n", nconns,
+		       trace_drops(t));
+		fflush(stdout);
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------------------
+ * -S: a summary per interval
+ * ------------------------------------------------------------------------- */
+/* Generation g of the summaries, summed over CPUs, then zeroed. */
+static int take_summary(struct conns_bpf *skel, __u32 g, struct conn_summary *out)
+{
+	int ncpus = libbpf_num_possible_cpus(), fd = bpf_map__fd(skel->maps.summaries);
+	struct conn_summary *percpu;
+	int err = 0;
+
+	memset(out, 0, sizeof(*out));
+	if (ncpus <= 0 || !(percpu = calloc(ncpus, sizeof(*percpu))))
+		return -ENOMEM;
+	if (bpf_map_lookup_elem(fd, &g, percpu)) {
+		err = -errno;
+		goto out;
+	}
+	for (int i = 0; i < ncpus; i++) {
+		out->accepts += percpu[i].accepts;
+		out->closes += percpu[i].closes;
+		out->requests += percpu[i].requests;
+		out->bytes_in += percpu[i].bytes_in;
+		out->bytes_out += percpu[i].bytes_out;
+		hist_merge(&out->reqs, &percpu[i].reqs);
+	}
+	memset(percpu, 0, ncpus * sizeof(*percpu));
+	if (bpf_map_update_elem(fd, &g, percpu, BPF_ANY))
+		err = -errno;
+out:
+	free(percpu);
+	return err;
+}
+
+/* Connections accepted while tracing and not closed yet. */
+static unsigned long long count_open(struct conns_bpf *skel)
+{
+	int fd = bpf_map__fd(skel->maps.open_conns);
+	unsigned long long n = 0;
+	__u64 key, next, *prev = NULL;
+
+	while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+		key = next;
+		prev = &key;
+		n++;
+	}
+	return n;
+}
+
+static int summary_report(struct conns_bpf *skel, unsigned long long *last_ns)
+{
+	struct conn_summary s;
+	unsigned long long now = trace_now_ns(), open;
+	double secs = (double)(now - *last_ns) / 1e9, rate;
+	__u32 g = trace_gen_flip(&skel->bss->gen);
+	char t[32];
+	int err = take_summary(skel, g, &s);
+
+	if (err) {
+		trace_err("reading the summary: %s", strerror(-err));
+		return err;
+	}
+	open = count_open(skel);
+	*last_ns = now;
+	rate = secs > 0 ? (double)s.accepts / secs : 0;
+	if (env.json) {
+		printf("{\"type\":\"conns\",\"time\":%s,\"report\":%llu,\"seconds\":%.3f,"
+		       "\"accepts\":%llu,\"accepts_per_s\":%.1f,\"closes\":%llu,\"open\":%llu,"
+		       "\"requests\":%llu,\"bytes_in\":%llu,\"bytes_out\":%llu,"
+		       "\"requests_per_conn\":{",
+		       fmt_elapsed(t, sizeof(t), start_ns, now), env.iv.reports, secs, (unsigned long long)s.accepts,
+		       rate, (unsigned long long)s.closes, open, (unsigned long long)s.requests,
+		       (unsigned long long)s.bytes_in, (unsigned long long)s.bytes_out);
+		hist_json(stdout, &s.reqs);
+		printf("}}\n");
+		return 0;
+	}
+	printf("%s  accepts %llu (%.1f/s), closes %llu, open %llu, requests %llu, bytes in %llu "
+	       "out %llu\n", when(t, sizeof(t), now), (unsigned long long)s.accepts, rate, (unsigned long long)s.closes,
+	       open, (unsigned long long)s.requests, (unsigned long long)s.bytes_in,
+	       (unsigned long long)s.bytes_out);
+	if (s.closes) {
+		hist_print(stdout, &s.reqs, "requests per closed connection");
+		hist_print_stats(stdout, &s.reqs);
+	}
+	printf("\n");
+	return 0;
+}
+
+int conns_main(int argc, char **argv)
+{
+	static const struct argp_child children[] = {
+		{ &trace_stream_argp, 0, "Ring buffer (without -S):", 0 },
+		{ &trace_argp, 0, "Common options:", 0 },
+		{ 0 },
+	};
+	static const struct argp argp = { opts, parse_arg, "[-S [interval [count]]]", conns_doc,
+					  children, NULL, NULL };
+	struct conns_bpf *skel = NULL;
+	struct trace t = { .drops_fd = -1 };
+	struct timespec rt, mono;
+	unsigned long long last_ns;
+	int err;
+
+	err = argp_parse(&argp, argc, argv, 0, NULL, NULL);
+	if (err)
+		return 2;
+	err = trace_init(&t);
+	if (err)
+		goto cleanup;
+
+	skel = conns_bpf__open();
+	if (!skel) {
+		err = -errno;
+		trace_err("cannot open the BPF program: %s", strerror(-err));
+		goto cleanup;
+	}
+	skel->rodata->summary = env.summary;
+	err = trace_prepare(&t, skel->obj);
+	if (err)
+		goto cleanup;
+	err = conns_bpf__load(skel);
+	if (err) {
+		trace_err("cannot load the BPF program: %s (-v shows the verifier's log)",
+			  strerror(-err));
+		goto cleanup;
+	}
+	err = trace_attach(&t);
+	if (err)
+		goto cleanup;
+	start_ns = last_ns = t.start_ns;
+	clock_gettime(CLOCK_REALTIME, &rt);
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	mono_to_epoch_ns = (rt.tv_sec - mono.tv_sec) * 1000000000LL + (rt.tv_nsec - mono.tv_nsec);
+
+	if (!env.summary) {
+		err = stream(&t);
+		goto cleanup;
+	}
+	while ((err = trace_interval_wait(&env.iv)) > 0) {
+		err = summary_report(skel, &last_ns);
+		if (err)
+			break;
+	}
+
+cleanup:
+	trace_close(&t);
+	conns_bpf__destroy(skel);
+	return trace_exit_status(err);
+}
