@@ -8,8 +8,9 @@ POST, IPv6) while a viewer prints each request as it finishes, then more
 traffic under a latency histogram. Whatever it started is stopped on the
 way out: at the end, on an error, on Ctrl-C or SIGTERM. Needs no terminal.
 
-The viewers are the VIEWERS below: commands that print until SIGINT. The
-bpftrace scripts serve until httpdtrace has the same views.
+The viewers are the VIEWERS below: httpdtrace commands that print until
+SIGINT. The bpftrace scripts in scripts/bpftrace/ show the same views
+(http-requests.bt, request-latency.bt) for those who prefer bpftrace.
 """
 import http.client
 import os
@@ -26,18 +27,18 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 
 from httpd import MODULE, Httpd  # noqa: E402
+from httpdtrace import READY, TOOL  # noqa: E402
 from tracer import interrupt  # noqa: E402
 
 PORT = int(os.environ.get("DEMO_PORT", "8080"))
 ROOT = os.path.join(REPO, "build", "demo")
-SCRIPTS = os.path.join(REPO, "scripts", "bpftrace")
 
 # (title, command, requests to send while it runs, pause between requests)
 VIEWERS = [
     ("every request as Apache finishes it",
-     ["bpftrace", os.path.join(SCRIPTS, "http-requests.bt"), MODULE], 12, 0.25),
+     [TOOL, "requests", "-m", MODULE], 12, 0.25),
     ("latency of 300 requests, log2 histogram in microseconds (at Ctrl-C)",
-     ["bpftrace", os.path.join(SCRIPTS, "request-latency.bt"), MODULE], 300, 0),
+     [TOOL, "latency", "-m", MODULE], 300, 0),
 ]
 
 # The sample traffic, round robin: (method, path, body, over IPv6).
@@ -93,9 +94,10 @@ def reachable_by_others(path):
 def check_tracing():
     if os.geteuid() != 0:
         fail("tracing needs root; run: sudo make demo")
-    for tool in ("apache2", "bpftrace"):
-        if not shutil.which(tool):
-            fail("%s is not installed; run: make check-deps" % tool)
+    if not shutil.which("apache2"):
+        fail("apache2 is not installed; run: make check-deps")
+    if not os.path.exists(TOOL):
+        fail("%s is not built; run: make" % TOOL)
 
 
 # ---------------------------------------------------------------------------
@@ -114,8 +116,8 @@ def send(n, pause):
 
 
 class Viewer:
-    """A tracing command whose stdout is shown as it comes; its stderr
-    (bpftrace's harmless detach and memlock notes) only if it fails."""
+    """A tracing command whose stdout is shown as it comes; its stderr only
+    if it fails. It is ready once it says "httpdtrace: tracing N probes"."""
 
     def __init__(self, argv):
         self.argv = argv
@@ -126,25 +128,28 @@ class Viewer:
     def start(self, timeout=60):
         self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
-                                     text=True, env=dict(os.environ, BPFTRACE_STRLEN="64"))
+                                     text=True)
         threading.Thread(target=self._show, daemon=True).start()
-        threading.Thread(target=lambda: self.err.extend(self.proc.stderr),
-                         daemon=True).start()
+        threading.Thread(target=self._errors, daemon=True).start()
         deadline = time.time() + timeout
         while not self.ready.wait(0.1):
             if self.proc.poll() is not None or time.time() > deadline:
                 self.stop()
                 fail("%s did not start:\n%s" % (" ".join(self.argv), "".join(self.err)))
-        time.sleep(1.0)         # its first line comes just before the attach completes
 
     def _show(self):
         for line in self.proc.stdout:
-            self.ready.set()
             sys.stdout.write(line)
             sys.stdout.flush()
 
+    def _errors(self):
+        for line in self.proc.stderr:
+            self.err.append(line)
+            if READY.match(line):
+                self.ready.set()
+
     def stop(self):
-        """SIGINT, as Ctrl-C would (bpftrace prints its maps then)."""
+        """SIGINT, as Ctrl-C would (latency prints its histogram then)."""
         if self.proc is not None:
             interrupt(self.proc)
             time.sleep(0.2)     # the reader thread prints the last lines

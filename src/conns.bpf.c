@@ -52,20 +52,16 @@ int BPF_USDT(conn__start, __u64 conn_id, const char *peer_ip, int peer_port, con
 
 static __always_inline void summary_add(__u32 requests, __u64 bytes_in, __u64 bytes_out)
 {
-	__u32 g = gen & 1, slot = hist_slot(requests);
+	__u32 g = gen & 1;
 	struct conn_summary *s = bpf_map_lookup_elem(&summaries, &g);
 
-	if (!s || slot >= HIST_SLOTS)
+	if (!s)
 		return;
 	__sync_fetch_and_add(&s->closes, 1);
 	__sync_fetch_and_add(&s->requests, requests);
 	__sync_fetch_and_add(&s->bytes_in, bytes_in);
 	__sync_fetch_and_add(&s->bytes_out, bytes_out);
-	__sync_fetch_and_add(&s->reqs.slots[slot], 1);
-	__sync_fetch_and_add(&s->reqs.count, 1);
-	__sync_fetch_and_add(&s->reqs.sum, requests);
-	if (requests > s->reqs.max) /* per-CPU: only a preempted twin races */
-		s->reqs.max = requests;
+	hist_add_atomic(&s->reqs, requests);
 }
 
 SEC("usdt")

@@ -171,20 +171,13 @@ static int handle_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-static void json_drops(struct trace *t, unsigned long long total)
-{
-	(void)t;
-	if (env.json)
-		printf("{\"type\":\"drops\",\"dropped\":%llu}\n", total);
-}
-
 static int stream(struct trace *t)
 {
 	int err = trace_stream_open(t, handle_event, NULL);
 
 	if (err)
 		return err;
-	t->on_drops = json_drops;
+	t->on_drops = env.json ? trace_drops_json : NULL;
 	if (!env.json)
 		print_header();
 	while (!trace_exiting) {

@@ -34,4 +34,20 @@ static inline unsigned int hist_slot(unsigned long long v)
 	return v ? s + 1 : 0;
 }
 
+/* Add v to h where several writers may race: a BPF program's map value
+ * (per-CPU values race only with a preempted program on the same CPU, which
+ * may make max lag behind; the counts stay exact). */
+static inline void hist_add_atomic(struct hist *h, unsigned long long v)
+{
+	unsigned int s = hist_slot(v);
+
+	if (s >= HIST_SLOTS) /* never: tells the verifier the index is in bounds */
+		return;
+	__sync_fetch_and_add(&h->slots[s], 1);
+	__sync_fetch_and_add(&h->count, 1);
+	__sync_fetch_and_add(&h->sum, v);
+	if (v > h->max)
+		h->max = v;
+}
+
 #endif /* HIST_SHARED_H */

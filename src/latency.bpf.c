@@ -78,19 +78,6 @@ static __always_inline bool uri_has(const char *uri)
 	return false;
 }
 
-static __always_inline void hist_bump(struct hist *h, __u64 v)
-{
-	__u32 s = hist_slot(v);
-
-	if (s >= HIST_SLOTS)
-		return;
-	__sync_fetch_and_add(&h->slots[s], 1);
-	__sync_fetch_and_add(&h->count, 1);
-	__sync_fetch_and_add(&h->sum, v);
-	if (v > h->max) /* per-CPU: only a preempted twin on this CPU races */
-		h->max = v;
-}
-
 SEC("usdt")
 int BPF_USDT(request__done, __u64 id, int status, __u64 latency_us, const char *method,
 	     const char *uri, const struct httpd_request_info *infop)
@@ -159,7 +146,7 @@ int BPF_USDT(request__done, __u64 id, int status, __u64 latency_us, const char *
 			h = bpf_map_lookup_elem(&other, &g);
 	}
 	if (h)
-		hist_bump(h, v);
+		hist_add_atomic(h, v);
 	return 0;
 }
 

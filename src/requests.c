@@ -168,13 +168,6 @@ static int handle_event(void *ctx, void *data, size_t size)
 	return 0;
 }
 
-static void json_drops(struct trace *t, unsigned long long total)
-{
-	(void)t;
-	if (env.json)
-		printf("{\"type\":\"drops\",\"dropped\":%llu}\n", total);
-}
-
 int requests_main(int argc, char **argv)
 {
 	static const struct argp_child children[] = {
@@ -215,7 +208,7 @@ int requests_main(int argc, char **argv)
 	err = trace_attach(&t);
 	if (err)
 		goto cleanup;
-	t.on_drops = json_drops;
+	t.on_drops = env.json ? trace_drops_json : NULL;
 	err = trace_stream_open(&t, handle_event, NULL);
 	if (err)
 		goto cleanup;

@@ -596,6 +596,12 @@ static void drops_report(struct trace *t, bool now)
 		t->on_drops(t, total);
 }
 
+void trace_drops_json(struct trace *t, unsigned long long total)
+{
+	(void)t;
+	printf("{\"type\":\"drops\",\"dropped\":%llu}\n", total);
+}
+
 /* Flush stdout; a reader that went away (| head) ends the trace quietly. */
 static int flush_out(void)
 {

@@ -100,6 +100,9 @@ struct trace {
 				    * the stderr line), e.g. for a JSON record */
 };
 
+/* An on_drops for -j output: {"type":"drops","dropped":N} on stdout. */
+void trace_drops_json(struct trace *t, unsigned long long total);
+
 /* One-line messages: "httpdtrace: ..." on stderr. */
 void trace_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void trace_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));

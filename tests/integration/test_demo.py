@@ -14,13 +14,14 @@ def test_demo(tracing):
                          capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
     lines = out.stdout.splitlines()
-    reqs = [l for l in lines if re.match(r"^ +\d+\.\d{3} +\d+ \d{3} ", l)]
+    reqs = [l for l in lines if re.match(r"^\d+\.\d{3} +\d+us \d{3} ", l)]
     assert [l.split()[2] for l in reqs] == ["200", "200", "404", "301", "200", "200"] * 2
     assert sum(1 for l in reqs if "[::1]:%d " % port in l) == 2
     buckets = [int(m.group(1)) for m in
-               (re.match(r"^\[[^\]]+[\])] +(\d+) \|", l) for l in lines) if m]
+               (re.match(r"^ +\d+ \|[@ ]{40} (\d+)$", l) for l in lines) if m]
     assert sum(buckets) == 300
-    assert "@requests: 300" in lines
+    assert [l for l in lines if l.startswith("  count ")][0].startswith("  count 300, p50 <= ")
+    assert "httpdtrace requests -m " in out.stdout and "httpdtrace latency -m " in out.stdout
     assert lines[-1] == "== done: 312 requests traced; stopping Apache"
     conf = os.path.join(REPO, "build", "demo", "httpd.conf")
     assert not [pid for pid in os.listdir("/proc") if pid.isdigit() and running(pid, conf)]

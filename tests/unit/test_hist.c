@@ -122,8 +122,24 @@ static void test_stats_and_json(void)
 	free(buf);
 }
 
+/* The BPF programs' hist_add_atomic keeps the same struct as hist_add. */
+static void test_add_atomic(void)
+{
+	struct hist a = { { 0 }, 0, 0, 0 }, b = { { 0 }, 0, 0, 0 };
+	static const unsigned long long vals[] = { 0, 1, 3, 40, 1024, 7, 1ULL << 40 };
+
+	for (unsigned int i = 0; i < sizeof(vals) / sizeof(vals[0]); i++) {
+		hist_add(&a, vals[i]);
+		hist_add_atomic(&b, vals[i]);
+	}
+	CHECK(memcmp(&a, &b, sizeof(a)) == 0);
+	CHECK_U64(b.count, 7);
+	CHECK_U64(b.max, 1ULL << 40);
+}
+
 void test_hist(void)
 {
+	test_add_atomic();
 	test_slots();
 	test_percentiles();
 	test_print();
