@@ -294,6 +294,25 @@ def sc_keepalive(h):
     return sc
 
 
+def sc_pipelined(h):
+    """Three requests in one write (HTTP/1.1 pipelining): Apache reads ahead
+    and peeks for the next request between them; the wire bytes still count
+    each byte once."""
+    sc = Scenario("pipelined")
+    conn = RawConn(sc, h.port)
+    conn.sendall(get("/static.html?p=1") + get("/static.html?p=2") + get("/nope.html?p=3"))
+    got, buf = [], b""
+    for _ in range(3):
+        status, body, buf = read_response(conn, buf)
+        got.append((status, len(body)))
+    conn.finish()
+    assert got == [(200, STATIC), (200, STATIC), (404, NOT_FOUND_DOC)] and buf == b""
+    sc.request("/static.html", 200, STATIC, query="p=1")
+    sc.request("/static.html", 200, STATIC, query="p=2")
+    sc.request("/nope.html", 404, NOT_FOUND_DOC, query="p=3")
+    return sc
+
+
 def sc_query(h):
     """The query string goes to `query`, never into `uri`."""
     return single(h, "query_string", "/static.html?a=1&b=two", 200, STATIC)
@@ -407,7 +426,8 @@ SCENARIOS = [sc_static, sc_not_found, sc_error_document, sc_error_document_lua,
              sc_bad_request, sc_uri_too_long]
 SCENARIOS = [sc_static, sc_not_found, sc_error_document, sc_error_document_lua,
              sc_dir_index, sc_dir_index_lua, sc_keepalive, sc_query, sc_ipv6,
-             sc_bad_request, sc_uri_too_long, sc_post, sc_remoteip, sc_head]
+             sc_bad_request, sc_uri_too_long, sc_post, sc_remoteip, sc_head,
+             sc_pipelined]
 NAMES = [f.__name__ for f in SCENARIOS] + ["sc_timeout", "sc_h2"]
 
 
