@@ -27,6 +27,8 @@ static const struct subcommand {
 	  phases_main },
 	{ "pools", "apr_palloc and malloc calls and bytes per request and per uri",
 	  pools_main },
+	{ "resources", "CPU, off-CPU, syscalls, socket bytes, page faults per request and uri",
+	  resources_main },
 };
 
 #define NSUB (sizeof(subcommands) / sizeof(subcommands[0]))

@@ -16,5 +16,6 @@ int latency_main(int argc, char **argv);
 int phases_main(int argc, char **argv);
 int pools_main(int argc, char **argv);
 int conns_main(int argc, char **argv);
+int resources_main(int argc, char **argv);
 
 #endif /* HTTPDTRACE_H */

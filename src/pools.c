@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/types.h>
-#include "filter.h"
 #include "httpdtrace.h"
 #include "pools.h"
 #include "pools.skel.h"
@@ -23,13 +22,6 @@
 #include "trace.h"
 
 #define POOLS_MAX_PROCS 256
-
-static struct env {
-	bool per_request;
-	bool json;
-	int top;
-	unsigned long long duration_us;
-} env;
 
 static const struct reqstat_col cols[] = {
 	[POOLS_PALLOC_CALLS] = { "PALLOCS", "palloc_calls", 8, 1 },
@@ -63,43 +55,6 @@ const char pools_doc[] =
 	"fired on it, until that request ends; those made while it serves no request\n"
 	"(reading the next request's line and headers) count for the next request it\n"
 	"begins. See ATTRIBUTION in httpdtrace(8).";
-
-static const struct argp_option opts[] = {
-	{ "per-request", 'r', NULL, 0, "One line per request instead of per uri", 0 },
-	{ "json", 'j', NULL, 0, "JSON lines", 0 },
-	{ "top", 't', "N", 0, "Only the N uris with the most pool bytes", 0 },
-	{ "duration", 'd', "DURATION", 0, "Stop after DURATION (10s, 1m)", 0 },
-	{ 0 },
-};
-
-static error_t parse_arg(int key, char *arg, struct argp_state *state)
-{
-	unsigned long long n;
-
-	switch (key) {
-	case 'r':
-		env.per_request = true;
-		break;
-	case 'j':
-		env.json = true;
-		break;
-	case 't':
-		if (filter_count_parse(arg, &n) || n > 1000000)
-			argp_error(state, "invalid count '%s'", arg);
-		env.top = (int)n;
-		break;
-	case 'd':
-		if (filter_duration_parse(arg, &env.duration_us) || !env.duration_us)
-			argp_error(state, "invalid duration '%s': give a unit, as in 10s, 1m", arg);
-		break;
-	case ARGP_KEY_ARG:
-		argp_error(state, "unexpected argument '%s'", arg);
-		break;
-	default:
-		return ARGP_ERR_UNKNOWN;
-	}
-	return 0;
-}
 
 /* A uprobe on `func` of the library pid maps whose name starts with `lib`. */
 static struct bpf_link *attach_lib(struct bpf_program *prog, pid_t pid, const char *lib,
@@ -165,17 +120,18 @@ static void rescan(void *ctx)
 		i--;
 	}
 	proc_each(attach_proc, pp);
+	reqstat_add_procs(pp->t, pp->skel->maps.reqstat_procs);
 }
 
 int pools_main(int argc, char **argv)
 {
 	static const struct argp_child children[] = {
+		{ &reqstat_argp, 0, NULL, 0 },
 		{ &trace_stream_argp, 0, "Ring buffer:", 0 },
 		{ &trace_argp, 0, "Common options:", 0 },
 		{ 0 },
 	};
-	static const struct argp argp = { opts, parse_arg, NULL, pools_doc, children, NULL,
-					  NULL };
+	static const struct argp argp = { NULL, NULL, NULL, pools_doc, children, NULL, NULL };
 	struct pools_bpf *skel = NULL;
 	struct trace t = { .drops_fd = -1 };
 	struct pools_procs pp = { .t = &t };
@@ -185,9 +141,6 @@ int pools_main(int argc, char **argv)
 	err = argp_parse(&argp, argc, argv, 0, NULL, NULL);
 	if (err)
 		return 2;
-	o.per_request = env.per_request;
-	o.json = env.json;
-	o.top = env.top;
 	err = trace_init(&t);
 	if (err)
 		goto cleanup;
@@ -207,6 +160,7 @@ int pools_main(int argc, char **argv)
 		goto cleanup;
 	}
 	pp.skel = skel;
+	reqstat_add_procs(&t, skel->maps.reqstat_procs);
 	proc_each(attach_proc, &pp);
 	if (pp.err) {
 		err = pp.err;
@@ -217,7 +171,7 @@ int pools_main(int argc, char **argv)
 	err = trace_attach(&t);
 	if (err)
 		goto cleanup;
-	err = reqstat_run(&t, &o, env.duration_us, rescan, &pp);
+	err = reqstat_run(&t, &o, rescan, &pp);
 
 cleanup:
 	for (int i = 0; i < pp.n; i++) {

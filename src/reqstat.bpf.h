@@ -12,7 +12,10 @@
  *
  * and gives the tool's programs reqstat_add(i, v, carry): add v to counter i
  * of the request the current thread works for; with carry, to the thread's
- * pending counters when it works for none.
+ * pending counters when it works for none (threads of Apache's processes
+ * only). A tool that keeps per-thread running state (CPU time) defines
+ * REQSTAT_PHASE_HOOK(tid) before including this: it runs at each phase
+ * probe before the thread changes hands.
  */
 #ifndef REQSTAT_BPF_H
 #define REQSTAT_BPF_H
@@ -45,10 +48,20 @@ struct {
 	__type(value, struct reqstat_counts);
 } reqstat_pending SEC(".maps");
 
+/* Processes that fired a phase probe (Apache's): only their threads get
+ * pending counters, whatever probe (a system-wide tracepoint) counts. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, __u8);
+} reqstat_procs SEC(".maps");
+
 /* The counters work on this thread goes to: its request's, else (carry) its
  * pending ones, made on first use; NULL when nothing is to be counted. */
 static __always_inline struct reqstat_counts *reqstat_counts_here(__u32 tid, bool carry)
 {
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	static const struct reqstat_counts zero;
 	struct reqstat_counts *c;
 	__u64 *id = bpf_map_lookup_elem(&reqstat_cur, &tid);
@@ -61,6 +74,8 @@ static __always_inline struct reqstat_counts *reqstat_counts_here(__u32 tid, boo
 	if (!carry)
 		return NULL;
 	c = bpf_map_lookup_elem(&reqstat_pending, &tid);
+	if (!c && !bpf_map_lookup_elem(&reqstat_procs, &tgid))
+		return NULL;
 	if (c)
 		return c;
 	bpf_map_update_elem(&reqstat_pending, &tid, &zero, BPF_NOEXIST);
@@ -111,8 +126,15 @@ int BPF_USDT(request__phase, __u64 id, int phase, const char *name, const char *
 	struct reqstat_counts *pend, fresh = {};
 	__u64 *cur;
 
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	__u8 one = 1;
+
 	if (!trace_pid_match())
 		return 0;
+#ifdef REQSTAT_PHASE_HOOK
+	REQSTAT_PHASE_HOOK(tid); /* the tool settles what the thread did so far */
+#endif
+	bpf_map_update_elem(&reqstat_procs, &tgid, &one, BPF_ANY);
 	if (phase == HTTPD_PHASE_END) {
 		cur = bpf_map_lookup_elem(&reqstat_cur, &tid);
 		if (cur && *cur == id)

@@ -6,9 +6,54 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/types.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include "filter.h"
 #include "fmt.h"
+#include "proc.h"
 #include "reqstat.h"
 #include "trace.h"
+
+struct reqstat_env reqstat_env;
+
+static const struct argp_option opts[] = {
+	{ "per-request", 'r', NULL, 0, "One line per request instead of per uri", 0 },
+	{ "json", 'j', NULL, 0, "JSON lines", 0 },
+	{ "top", 't', "N", 0, "Only the first N uris of the table", 0 },
+	{ "duration", 'd', "DURATION", 0, "Stop after DURATION (10s, 1m)", 0 },
+	{ 0 },
+};
+
+static error_t parse_arg(int key, char *arg, struct argp_state *state)
+{
+	unsigned long long n;
+
+	switch (key) {
+	case 'r':
+		reqstat_env.per_request = true;
+		break;
+	case 'j':
+		reqstat_env.json = true;
+		break;
+	case 't':
+		if (filter_count_parse(arg, &n) || n > 1000000)
+			argp_error(state, "invalid count '%s'", arg);
+		reqstat_env.top = (int)n;
+		break;
+	case 'd':
+		if (filter_duration_parse(arg, &reqstat_env.duration_us) || !reqstat_env.duration_us)
+			argp_error(state, "invalid duration '%s': give a unit, as in 10s, 1m", arg);
+		break;
+	case ARGP_KEY_ARG:
+		argp_error(state, "unexpected argument '%s'", arg);
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+const struct argp reqstat_argp = { opts, parse_arg, NULL, NULL, NULL, NULL, NULL };
 
 /* Totals of one uri since the last report. */
 struct uri_total {
@@ -134,6 +179,29 @@ void reqstat_free(void)
 	ntotals = cap = 0;
 }
 
+struct procs_ctx {
+	const char *module;
+	int fd;
+};
+
+static int add_proc(pid_t pid, void *ctx)
+{
+	struct procs_ctx *pc = ctx;
+	__u32 tgid = (__u32)pid;
+	__u8 one = 1;
+
+	if (proc_maps_file(pid, pc->module))
+		bpf_map_update_elem(pc->fd, &tgid, &one, BPF_ANY);
+	return 0;
+}
+
+void reqstat_add_procs(struct trace *t, struct bpf_map *procs)
+{
+	struct procs_ctx pc = { t->module, bpf_map__fd(procs) };
+
+	proc_each(add_proc, &pc);
+}
+
 static unsigned long long nevents;
 
 static int on_event(void *ctx, void *data, size_t size)
@@ -144,13 +212,16 @@ static int on_event(void *ctx, void *data, size_t size)
 	return reqstat_event(ctx, data);
 }
 
-int reqstat_run(struct trace *t, const struct reqstat_opts *o, unsigned long long duration_us,
-		void (*tick)(void *ctx), void *ctx)
+int reqstat_run(struct trace *t, struct reqstat_opts *o, void (*tick)(void *ctx), void *ctx)
 {
+	unsigned long long d = reqstat_env.duration_us;
 	unsigned long long next_tick = t->start_ns + 1000000000ULL;
-	unsigned long long deadline = duration_us ? t->start_ns + duration_us * 1000ULL : 0;
-	int err = trace_stream_open(t, on_event, (void *)o);
+	unsigned long long deadline = d ? t->start_ns + d * 1000ULL : 0;
+	int err = trace_stream_open(t, on_event, o);
 
+	o->per_request = reqstat_env.per_request;
+	o->json = reqstat_env.json;
+	o->top = reqstat_env.top;
 	if (err)
 		return err;
 	reqstat_begin(o);

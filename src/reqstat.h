@@ -26,8 +26,21 @@ struct reqstat_event {
 };
 
 #ifndef __bpf__
+#include <argp.h>
 #include <stdbool.h>
 #include <stdio.h>
+
+/* The options every reqstat tool takes (reqstat_argp, an argp child):
+ * -r, -j, -t N, -d DURATION. */
+struct reqstat_env {
+	bool per_request;
+	bool json;
+	int top;
+	unsigned long long duration_us;
+};
+
+extern struct reqstat_env reqstat_env;
+extern const struct argp reqstat_argp;
 
 /* A column: heading, JSON key, width, and the divisor from the counter's
  * unit to the shown one (1000: ns shown as µs). */
@@ -61,13 +74,20 @@ void reqstat_report(const struct reqstat_opts *o);
 void reqstat_free(void);
 
 struct trace;
+struct bpf_map;
 
-/* The loop of a reqstat tool, after trace_attach(): drain the events into
- * reqstat_event() until Ctrl-C (or `duration_us`, if not 0), calling
- * tick(ctx) about once a second; then the last drain, the stderr summary and
- * the per-uri report. Returns 0 or a negative errno. */
-int reqstat_run(struct trace *t, const struct reqstat_opts *o, unsigned long long duration_us,
-		void (*tick)(void *ctx), void *ctx);
+/* Put every process that maps the traced module into the BPF side's
+ * reqstat_procs map, so its threads' work is held for their next request
+ * from the start (the BPF side also learns a process at its first phase
+ * probe). Call before trace_attach() and then once a second. */
+void reqstat_add_procs(struct trace *t, struct bpf_map *procs);
+
+/* The loop of a reqstat tool, after trace_attach(): with o's columns and
+ * sort key and reqstat_env's options, drain the events into reqstat_event()
+ * until Ctrl-C (or -d), calling tick(ctx) about once a second; then the
+ * last drain, the stderr summary and the per-uri report. Returns 0 or a
+ * negative errno. */
+int reqstat_run(struct trace *t, struct reqstat_opts *o, void (*tick)(void *ctx), void *ctx);
 #endif
 
 #endif /* REQSTAT_H */
