@@ -204,15 +204,18 @@ def curl(h, sc, path, args=(), data=None):
     """curl one request; records its port. [t0, t1] ends when the access log
     has the request's line: curl may exit before Apache logs (the event MPM
     logs after the response is written), and the probe fires before
-    mod_log_config writes the line (log_transaction, REALLY_FIRST). Returns
-    (status, body)."""
+    mod_log_config writes the line (log_transaction, REALLY_FIRST). Wire
+    bytes from curl's counters: sent = %{size_request} (head and body),
+    received = response head + body. Returns (status, body)."""
     sc.t0 = time.time()
-    out = subprocess.run(["curl", "-s", "-D", "/dev/null", "-w", "\n%{local_port} %{http_code}"]
+    out = subprocess.run(["curl", "-s", "-D", "/dev/null", "-w",
+                          "\n%{local_port} %{http_code} %{size_request} %{size_header} "
+                          "%{size_download}"]
                          + list(args) + [h.url(path, v6=sc.ip == "::1")],
                          input=data, capture_output=True, timeout=30)
     body, tail = out.stdout.rsplit(b"\n", 1)
-    port, code = (int(x) for x in tail.split())
-    sc.port = port
+    port, code, sent, head, down = (int(x) for x in tail.split())
+    sc.port, sc.sent, sc.received = port, sent, head + down
     wait_log(h, lambda e: e["request_line"].split(" ")[1] == path and e["status"] == str(code))
     sc.t1 = time.time()
     return code, body
