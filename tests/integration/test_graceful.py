@@ -25,9 +25,12 @@ usdt:@SO@:httpd:request__done
 	@min_id = min(arg0);
 	@max_id = max(arg0);
 }
+usdt:@SO@:httpd:conn__start { @conns = count(); }
+usdt:@SO@:httpd:conn__done { @conn_dones = count(); @conn_requests = sum(arg1); }
 interval:ms:500
 {
 	print(@starts); print(@dones); print(@by_pid); print(@min_id); print(@max_id);
+	print(@conns); print(@conn_dones); print(@conn_requests);
 }
 '''
 AFTER = 10      # requests sent once the old generation is gone
@@ -99,3 +102,7 @@ def test_graceful_restart_under_load(bpftrace, make_httpd, mpm):
     assert sum(n for pid, n in by_pid.items() if pid in old) > 0
     assert sum(n for pid, n in by_pid.items() if pid not in old) >= AFTER
     assert sum(e["query"].startswith("?after=") for e in log) == AFTER
+    # every connection (all accepted while traced) ended with a conn-done,
+    # and their request counts add up to every request-done
+    assert m["@conn_dones"] == m["@conns"] > 4
+    assert m["@conn_requests"] == m["@dones"]
