@@ -243,3 +243,26 @@ def test_help():
     for opt in ("-S,", "-j,", "-T,", "-b,", "-m,", "-p,", "-v,"):
         assert opt in r.stdout, opt
     assert re.search(r"^  conns ", run("--help").stdout, re.M)
+
+
+def test_pid_filter(httpdtrace, make_httpd):
+    """-p CHILD: the connections that prefork child served, no other."""
+    h = make_httpd("prefork")
+    child = h.children()[0]
+    one = httpdtrace("conns", "-m", MODULE, "-j", "-p", child)
+    every = httpdtrace("conns", "-m", MODULE, "-j")
+    clients = []
+    for _ in range(12):
+        cl = Client(h)
+        assert cl.request(CLOSE) == 200
+        cl.read_to_eof()
+        cl.close()
+        clients.append(cl)
+    wait_for(lambda: len(every.json("conn")) >= 12)
+    for t in (one, every):
+        t.stop()
+        assert t.rc == 0, t.stderr
+    alls = every.json("conn")
+    assert sorted(o["peer_port"] for o in alls) == sorted(cl.port for cl in clients)
+    assert sorted(o["conn_id"] for o in one.json("conn")) == sorted(
+        o["conn_id"] for o in alls if o["pid"] == child)

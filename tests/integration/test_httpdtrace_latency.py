@@ -329,3 +329,32 @@ def test_help():
                 "-m,", "-p,", "-v,"):
         assert opt in r.stdout, opt
     assert re.search(r"^  latency ", run("--help").stdout, re.M)
+
+
+def test_pid_filter(httpdtrace, make_httpd):
+    """-p CHILD: the histogram of that prefork child's requests only; -p
+    PARENT: all of them."""
+    h = make_httpd("prefork")
+    child = h.children()[0]
+    one = httpdtrace("latency", "-m", MODULE, "-j", "-p", child)
+    parent = httpdtrace("latency", "-j", "-p", h.proc.pid)
+    req = httpdtrace("requests", "-m", MODULE, "-j")
+    for i in range(40):
+        send(h, "GET", "/static.html?n=%d" % i)
+    h.wait_access_lines(40)
+    for t in (one, parent, req):
+        t.stop()
+        assert t.rc == 0, t.stderr
+    reqs = req.json()
+    assert len(reqs) == 40
+    (p,) = parent.json("latency")[0]["histograms"]
+    del p["key"]
+    assert p == expected([o["latency_us"] for o in reqs])
+    mine = [o["latency_us"] for o in reqs if o["pid"] == child]
+    hists = one.json("latency")[0]["histograms"]
+    if mine:
+        (c,) = hists
+        del c["key"]
+        assert c == expected(mine)
+    else:
+        assert hists == []
