@@ -83,11 +83,11 @@ class Scenario:
 
     `expect` lists the request-done's the connection must produce, each a
     dict of exact field values (plus "start": whether a request-start
-    applies). `port` is the client's port (None when the client does not
-    tell), `sent`/`received` the exact wire bytes (None when unknown), and
-    [t0, t1] the client's window: from before it connected to after the
-    server was done with it (EOF, or the access-log line for clients that
-    cannot see the server finish)."""
+    applies). `port` is the client's port (None for nghttp, which does not
+    tell), `sent`/`received` the exact wire bytes as the client counted
+    them, and [t0, t1] the client's window: from before it connected to
+    after the server was done with it (EOF, or the access-log line for
+    clients that cannot see the server finish)."""
 
     def __init__(self, name, v6=False):
         self.name = name
@@ -448,16 +448,19 @@ NAMES = [f.__name__ for f in SCENARIOS] + ["sc_timeout", "sc_h2"]
 # ---------------------------------------------------------------------------
 
 class Run:
+    """What one MPM's traced run recorded; `dump` writes it as run.json in
+    the server root for whoever reads a failure."""
+
     def __init__(self, h, mpm):
         self.h, self.mpm = h, mpm
-        self.scenarios, self.errors = {}, {}
-        self.idle = None
+        self.scenarios, self.errors = {}, {}    # by scenario function name
+        self.idle = None        # access-log lines of the untraced traffic
         self.sems = {}          # phase -> {pid: {probe: value}}
         self.events = None
         self.log = []           # access-log lines written while traced
+        self.tracer_output = ""
 
     def dump(self, path):
-        """Everything seen, for whoever reads a failure."""
         ev = self.events
         with open(path, "w") as f:
             json.dump({"scenarios": {n: vars(sc) for n, sc in self.scenarios.items()},
