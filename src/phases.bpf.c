@@ -50,15 +50,9 @@ static __always_inline void hist_put(__u32 phase, __u64 v)
 {
 	__u32 i = (gen & 1) * PHASES_N + phase;
 	struct hist *h = bpf_map_lookup_elem(&hists, &i);
-	unsigned int s = hist_slot(v);
 
-	if (!h || s >= HIST_SLOTS)
-		return;
-	__sync_fetch_and_add(&h->slots[s], 1);
-	__sync_fetch_and_add(&h->count, 1);
-	__sync_fetch_and_add(&h->sum, v);
-	if (v > h->max)
-		h->max = v; /* racy, as DTrace's max() is not: at worst a little low */
+	if (h)
+		hist_add_atomic(h, v);
 }
 
 /* The request is over: histograms, and the slow-request event. */

@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <bpf/bpf.h>
 #include <linux/types.h>
 #include "filter.h"
@@ -32,10 +31,6 @@ static struct env {
 	bool json;
 	bool no_hist;
 } env;
-
-/* After flipping the histograms' generation: programs still on the old one
- * run for microseconds. */
-#define PHASES_SETTLE_MS 10
 
 static struct trace_interval iv;
 static unsigned long long nslow;
@@ -164,17 +159,14 @@ static int handle_event(void *ctx, void *data, size_t size)
  * ------------------------------------------------------------------------- */
 
 /* Take the histograms filled since the last report: flip the generation the
- * BPF side fills, let programs already running on the old one finish, then
- * read and zero it. */
+ * BPF side fills (trace_gen_flip waits for programs still on the old one),
+ * then read and zero it. */
 static int take_hists(struct phases_bpf *skel, struct hist *h)
 {
 	static const struct hist zero;
-	static const struct timespec settle = { 0, PHASES_SETTLE_MS * 1000000L };
 	int fd = bpf_map__fd(skel->maps.hists);
-	__u32 g = skel->bss->gen & 1;
+	__u32 g = trace_gen_flip(&skel->bss->gen);
 
-	__atomic_store_n(&skel->bss->gen, g ^ 1, __ATOMIC_SEQ_CST);
-	nanosleep(&settle, NULL); /* even after Ctrl-C, unlike trace_sleep_ms() */
 	for (__u32 p = 0; p < PHASES_N; p++) {
 		__u32 i = g * PHASES_N + p;
 
