@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #include <bpf/bpf.h>
 #include <linux/types.h>
 #include "fmt.h"
@@ -311,6 +312,11 @@ int conns_main(int argc, char **argv)
 		goto cleanup;
 	}
 	skel->rodata->summary = env.summary;
+	/* -S streams nothing: one page of ring buffer instead of 4 MiB */
+	if (env.summary && (err = bpf_map__set_max_entries(skel->maps.events, getpagesize()))) {
+		trace_err("cannot size the ring buffer: %s", strerror(-err));
+		goto cleanup;
+	}
 	err = trace_prepare(&t, skel->obj);
 	if (err)
 		goto cleanup;
