@@ -38,4 +38,8 @@ dtrace:::END
 	printa("latency (us), status %d:%@d\n", @latency_us_by_status);
 	printa("latency (us):%@d\n", @latency_us);
 	printa("requests: %@d\n", @requests);
+	/* Printed: empty them so dtrace does not print them again at exit. */
+	trunc(@latency_us_by_status);
+	trunc(@latency_us);
+	trunc(@requests);
 }
