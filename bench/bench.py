@@ -759,8 +759,9 @@ def report(b):
     lines += ["| %s | %s |" % kv for kv in environment()]
     lines += ["| load | load average %.2f before, %.2f after; CPUs %.0f %% busy just before "
               "the run%s |" % (r["load_before"][0], r["load_after"][0], r["busy_before"] * 100,
-                               " — **figures taken on a loaded machine** (other work was "
-                               "running): re-run when it is quiet" if busy else ""), ""]
+                               " — **figures taken on a loaded %d-core machine** (other work "
+                               "was running): re-run when it is quiet" % os.cpu_count()
+                               if busy else ""), ""]
 
     lines += ["## Throughput (wrk on loopback, %s)" % PATH, "",
               "%d connections, %d threads, %d s a run; %d rounds after a warm-up, the "
