@@ -303,7 +303,12 @@ static DTP_COLD int dtp_pre_connection_traced(conn_rec *c)
     if (c->master != NULL) {
         return OK;              /* HTTP/2 secondary: not a client connection */
     }
+    /* The id now, on the connection's own thread: its HTTP/2 requests run on
+     * other threads, which may read this state but never create it. */
     cs = dtp_conn_state(c, 1);
+    if (!HTTPD_CONN_START_ENABLED() && !HTTPD_CONN_DONE_ENABLED()) {
+        return OK;              /* only request probes are traced */
+    }
     cs->start = apr_time_now();
     cs->started = 1;
     apr_pool_cleanup_register(c->pool, cs, dtp_conn_cleanup,
@@ -322,11 +327,14 @@ static DTP_COLD int dtp_pre_connection_traced(conn_rec *c)
 }
 
 /* pre_connection (RUN_ALL, really first so every accepted connection is
- * seen): conn-start, and the state conn-done needs. */
+ * seen): conn-start, the state conn-done needs, and the connection id the
+ * requests on it report. */
 static int dtp_pre_connection(conn_rec *c, void *csd)
 {
     (void)csd;
-    if (DTP_UNLIKELY(HTTPD_CONN_START_ENABLED() || HTTPD_CONN_DONE_ENABLED())) {
+    if (DTP_UNLIKELY(HTTPD_CONN_START_ENABLED() || HTTPD_CONN_DONE_ENABLED()
+                     || HTTPD_REQUEST_START_ENABLED()
+                     || HTTPD_REQUEST_DONE_ENABLED())) {
         return dtp_pre_connection_traced(c);
     }
     return OK;
