@@ -57,9 +57,11 @@ LINES = {
 }
 
 
-def _script():
+def script(probes=tuple(LINES)):
+    """The bpftrace program printing LINES for the given probes."""
     out = ['#include "@HEADER@"']
-    for probe, lines in LINES.items():
+    for probe in probes:
+        lines = LINES[probe]
         out.append("usdt:@SO@:httpd:%s\n{" % probe)
         if probe == "request__done":
             out.append("\t$i = (struct httpd_request_info *)arg5;")
@@ -69,7 +71,7 @@ def _script():
     return "\n".join(out) + "\n"
 
 
-SCRIPT = _script()
+SCRIPT = script()
 FIELDS = {tag: names for lines in LINES.values() for tag, names, _f, _a in lines}
 INTS = {"conn_id", "pid", "tid", "status", "latency_us", "version", "size", "info_id",
         "bytes_in", "bytes_out", "info_latency_us", "info_status", "local_port",
