@@ -89,6 +89,7 @@ ARCH      := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 LIBBPF_CFLAGS := $(shell pkg-config --cflags libbpf 2>/dev/null)
 LIBBPF_LIBS   := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf) -lelf -lz
+CURSES_LIBS   := $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw)
 
 TOOL      := $(BUILD)/httpdtrace
 TOOL_SRCS := $(filter-out %.bpf.c,$(wildcard src/*.c))
@@ -120,7 +121,7 @@ $(BUILD)/src/%.o: src/%.c | $(BUILD)/src $(SKELS)
 	$(CC) $(TOOL_CFLAGS) -c $< -o $@
 
 $(TOOL): $(TOOL_OBJS)
-	$(CC) -o $@ $^ $(LIBBPF_LIBS)
+	$(CC) -o $@ $^ $(LIBBPF_LIBS) $(CURSES_LIBS)
 
 -include $(wildcard $(BUILD)/src/*.d)
 

@@ -94,3 +94,57 @@ void fmt_json_str(FILE *f, const char *s)
 	}
 	fputc('"', f);
 }
+
+char *fmt_uri_prefix(char *buf, size_t len, const char *uri, unsigned int n)
+{
+	const char *p = uri;
+	unsigned int seen = 0;
+
+	/* p stops at the slash that begins segment n + 1, if any */
+	for (p = n ? strchr(uri, '/') : NULL; p; p = strchr(p + 1, '/'))
+		if (seen++ == n)
+			break;
+	if (p && p[1])
+		snprintf(buf, len, "%.*s/...", (int)(p - uri), uri);
+	else
+		snprintf(buf, len, "%s", uri);
+	return buf;
+}
+
+char *fmt_usec(char *buf, size_t len, unsigned long long us)
+{
+	if (us < 1000)
+		snprintf(buf, len, "%lluus", us);
+	else if (us < 10000)
+		snprintf(buf, len, "%.2fms", us / 1e3);
+	else if (us < 1000000)
+		snprintf(buf, len, "%.1fms", us / 1e3);
+	else if (us < 10000000)
+		snprintf(buf, len, "%.2fs", us / 1e6);
+	else if (us < 100000000)
+		snprintf(buf, len, "%.1fs", us / 1e6);
+	else
+		snprintf(buf, len, "%.0fs", us / 1e6);
+	return buf;
+}
+
+char *fmt_si(char *buf, size_t len, double v)
+{
+	static const char suffix[] = " KMGTP";
+	int i = 0;
+
+	if (v < 100) {
+		snprintf(buf, len, "%.1f", v);
+		return buf;
+	}
+	while (v >= 999.5 && suffix[i + 1]) {
+		v /= 1000;
+		i++;
+	}
+	if (!i)
+		snprintf(buf, len, "%.0f", v);
+	else
+		snprintf(buf, len, v < 9.995 ? "%.2f%c" : v < 99.95 ? "%.1f%c" : "%.0f%c", v,
+			 suffix[i]);
+	return buf;
+}

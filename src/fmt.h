@@ -28,4 +28,17 @@ char *fmt_elapsed(char *buf, size_t len, unsigned long long start_ns,
  * valid JSON. */
 void fmt_json_str(FILE *f, const char *s);
 
+/* The first n path segments of uri, then "/..." when there were more:
+ * "/a/b/c" with n = 2 is "/a/b/..."; "/a/b/" and "/a/b" stay whole; n = 0 keeps
+ * every uri whole. Truncates to fit len. Returns buf. */
+char *fmt_uri_prefix(char *buf, size_t len, const char *uri, unsigned int n);
+
+/* A latency in microseconds, 3 significant digits at most: "734us",
+ * "12.3ms", "1.50s", "125s". Returns buf. */
+char *fmt_usec(char *buf, size_t len, unsigned long long us);
+
+/* A count or rate with a 1000-based suffix: "999", "12.3K", "4.56M",
+ * "7.89G"; below 100 without a suffix, one decimal ("12.5"). Returns buf. */
+char *fmt_si(char *buf, size_t len, double v);
+
 #endif /* FMT_H */

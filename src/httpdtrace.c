@@ -21,6 +21,8 @@ static const struct subcommand {
 	  latency_main },
 	{ "conns", "one line per closed connection (addresses, requests, bytes), or -S rates",
 	  conns_main },
+	{ "top", "live apachetop: rates, latency percentiles, in-flight requests",
+	  top_main },
 	{ "list", "running Apache servers with mod_dtprovider, their probes and state",
 	  list_main },
 	{ "phases", "time in each phase of a request (percentiles, or slow requests)",

@@ -17,5 +17,6 @@ int phases_main(int argc, char **argv);
 int pools_main(int argc, char **argv);
 int conns_main(int argc, char **argv);
 int resources_main(int argc, char **argv);
+int top_main(int argc, char **argv);
 
 #endif /* HTTPDTRACE_H */

@@ -48,4 +48,27 @@ void test_fmt(void)
 	CHECK_STR(json("\xc3"), "\"\\u00c3\"");
 	CHECK_STR(json("\xc0\xaf"), "\"\\u00c0\\u00af\"");
 	CHECK_STR(json("\xed\xa0\x80"), "\"\\u00ed\\u00a0\\u0080\"");
+
+	CHECK_STR(fmt_uri_prefix(b, sizeof(b), "/a/b/c", 2), "/a/b/...");
+	CHECK_STR(fmt_uri_prefix(b, sizeof(b), "/a/b/c/d.html", 1), "/a/...");
+	CHECK_STR(fmt_uri_prefix(b, sizeof(b), "/a/b/", 2), "/a/b/");
+	CHECK_STR(fmt_uri_prefix(b, sizeof(b), "/a/b", 2), "/a/b");
+	CHECK_STR(fmt_uri_prefix(b, sizeof(b), "/a/b/c", 0), "/a/b/c");
+	CHECK_STR(fmt_uri_prefix(b, sizeof(b), "/", 1), "/");
+	CHECK_STR(fmt_uri_prefix(b, sizeof(b), "*", 1), "*");
+	CHECK_STR(fmt_uri_prefix(b, 6, "/abcdef/g", 1), "/abcd");
+
+	CHECK_STR(fmt_usec(b, sizeof(b), 0), "0us");
+	CHECK_STR(fmt_usec(b, sizeof(b), 734), "734us");
+	CHECK_STR(fmt_usec(b, sizeof(b), 1234), "1.23ms");
+	CHECK_STR(fmt_usec(b, sizeof(b), 12345), "12.3ms");
+	CHECK_STR(fmt_usec(b, sizeof(b), 1500000), "1.50s");
+	CHECK_STR(fmt_usec(b, sizeof(b), 125000000), "125s");
+
+	CHECK_STR(fmt_si(b, sizeof(b), 0), "0.0");
+	CHECK_STR(fmt_si(b, sizeof(b), 12.46), "12.5");
+	CHECK_STR(fmt_si(b, sizeof(b), 999), "999");
+	CHECK_STR(fmt_si(b, sizeof(b), 12345), "12.3K");
+	CHECK_STR(fmt_si(b, sizeof(b), 4560000), "4.56M");
+	CHECK_STR(fmt_si(b, sizeof(b), 999600), "1.00M");
 }

@@ -1,0 +1,72 @@
+/*
+ * top.h - what `httpdtrace top`'s BPF side (top.bpf.c) and user side (top.c)
+ * share: the map layouts. Strings are copied out of the traced process and
+ * cut to their array size minus one; unused bytes are zero, since the whole
+ * struct top_key is a hash key.
+ */
+#ifndef TOP_H
+#define TOP_H
+
+#include "hist_shared.h"
+
+#define TOP_URI_LEN 128
+#define TOP_IP_LEN 48
+#define TOP_VHOST_LEN 64
+#define TOP_HANDLER_LEN 32
+#define TOP_METHOD_LEN 16
+
+#define TOP_MAX_KEYS 8192      /* default size of `stats` (-K changes it) */
+#define TOP_MAX_INFLIGHT 4096  /* size of `inflight` */
+#define TOP_CLASSES 6          /* status classes: 0 other, 1 1xx ... 5 5xx */
+
+/* One row of the kernel's table: every field the screen can group by, so
+ * user space can group, filter and drill down without asking BPF again. */
+struct top_key {
+	char uri[TOP_URI_LEN];
+	char client[TOP_IP_LEN];       /* useragent_ip */
+	char vhost[TOP_VHOST_LEN];
+	char handler[TOP_HANDLER_LEN];
+	char method[TOP_METHOD_LEN];
+	__s32 status;
+	__u32 pad;
+};
+
+/* Its counters: lat.count is the number of requests, lat.sum their total
+ * latency (µs), lat.slots their log2 histogram. */
+struct top_stats {
+	__u64 bytes_out;
+	__u64 bytes_in;
+	struct hist lat;
+};
+
+/* Totals over every traced request, whether or not its key found room. */
+struct top_totals {
+	__u64 bytes_out;
+	__u64 bytes_in;
+	__u64 classes[TOP_CLASSES];
+	__u64 overflow;          /* requests whose key did not fit in `stats` */
+	__u64 inflight_overflow; /* request-starts that did not fit in `inflight` */
+	struct hist lat;
+};
+
+/* A request in flight: inserted at request-start, deleted at request-done. */
+struct top_flight {
+	__u64 start_ns;          /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) */
+	__u64 conn_id;
+	__u32 pid, tid;
+	char method[TOP_METHOD_LEN];
+	char client[TOP_IP_LEN];
+	char uri[TOP_URI_LEN];
+};
+
+/* The `events` record of each finished request, only with -H (the last N
+ * requests window needs each latency, in order). */
+struct top_event {
+	__u64 ts_ns;
+	__u64 latency_us;
+	__u64 bytes_out;
+	__s32 status;
+	__u32 pad;
+};
+
+#endif /* TOP_H */
