@@ -29,6 +29,7 @@ sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 from httpd import MODULE, Httpd  # noqa: E402
 from httpdtrace import READY, TOOL  # noqa: E402
 from tracer import interrupt  # noqa: E402
+from httpdtrace import TOOL as HTTPDTRACE  # noqa: E402
 
 PORT = int(os.environ.get("DEMO_PORT", "8080"))
 ROOT = os.path.join(REPO, "build", "demo")
@@ -103,9 +104,10 @@ def check_tracing():
 # ---------------------------------------------------------------------------
 # Traffic and viewers
 # ---------------------------------------------------------------------------
-def send(n, pause):
-    """Send n requests of TRAFFIC, each on its own connection."""
-    for i in range(n):
+def send(n, pause, first=0):
+    """Send n requests of TRAFFIC (from its `first`), each on its own
+    connection."""
+    for i in range(first, first + n):
         method, path, body, v6 = TRAFFIC[i % len(TRAFFIC)]
         conn = http.client.HTTPConnection("::1" if v6 else "127.0.0.1", PORT, timeout=10)
         headers = {"Content-Type": "application/x-www-form-urlencoded"} if body else {}
@@ -155,6 +157,66 @@ class Viewer:
             time.sleep(0.2)     # the reader thread prints the last lines
 
 
+SLOW_LUA = ("function handle(r)\n"
+            "  os.execute('sleep 3')\n"
+            "  r:puts('slow\\n')\n"
+            "  return apache2.OK\n"
+            "end\n")
+TOP_SECONDS = 20
+
+
+def show_top(h):
+    """httpdtrace top: full screen for TOP_SECONDS (q ends it sooner) when
+    stdin and stdout are a terminal, else one `top -b` snapshot. Traffic,
+    with a slow request now and then (in flight for 3 s), runs meanwhile."""
+    with open(os.path.join(h.docroot, "slow.lua"), "w") as f:
+        f.write(SLOW_LUA)
+    os.chmod(os.path.join(h.docroot, "slow.lua"), 0o644)
+    tty = sys.stdin.isatty() and sys.stdout.isatty()
+    done = threading.Event()
+
+    def traffic():
+        i = 0
+        while not done.is_set():
+            if i % 40 == 0:
+                threading.Thread(target=send_slow, daemon=True).start()
+            send(1, 0.05, first=i)
+            i += 1
+
+    def send_slow():
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", PORT, timeout=10)
+            conn.request("GET", "/slow.lua")
+            conn.getresponse().read()
+            conn.close()
+        except (OSError, http.client.HTTPException):
+            pass                # Apache stopped meanwhile
+
+    if tty:
+        argv = [HTTPDTRACE, "top", "-m", MODULE, "-d", "1", "-n", str(TOP_SECONDS)]
+        say("\n== httpdtrace top, full screen for %d s (q quits sooner; h for the keys)"
+            % TOP_SECONDS)
+        time.sleep(2)
+    else:
+        argv = [HTTPDTRACE, "top", "-m", MODULE, "-b", "-d", "4", "-n", "1"]
+        say("\n== httpdtrace top -b: one snapshot after 4 s of traffic")
+    proc = subprocess.Popen(argv, stderr=None if tty else subprocess.PIPE, text=True)
+    if tty:
+        time.sleep(1.0)         # the attach; requests before it are not counted
+    else:
+        for line in proc.stderr:    # "httpdtrace: tracing N probes ..."
+            if "tracing" in line:
+                break
+        threading.Thread(target=proc.stderr.read, daemon=True).start()
+    t = threading.Thread(target=traffic, daemon=True)
+    t.start()
+    proc.wait()
+    done.set()
+    t.join(15)
+    if proc.returncode != 0:
+        fail("httpdtrace top failed (exit %d)" % proc.returncode)
+
+
 def on_signal(signum, frame):
     say("\nmake demo: %s; stopping what it started" % signal.Signals(signum).name)
     raise SystemExit(128 + signum)
@@ -190,7 +252,10 @@ def main():
             viewer.stop()
             if viewer.proc.returncode != 0:
                 fail("%s failed:\n%s" % (argv[0], "".join(viewer.err)))
-        say("\n== done: %d requests traced; stopping Apache" % sum(v[2] for v in VIEWERS))
+        viewer = None
+        show_top(h)
+        say("\n== done: %d requests traced, then top; stopping Apache"
+            % sum(v[2] for v in VIEWERS))
     except RuntimeError as e:
         fail(str(e))
     finally:
