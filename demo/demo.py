@@ -254,8 +254,7 @@ def main():
                 fail("%s failed:\n%s" % (argv[0], "".join(viewer.err)))
         viewer = None
         show_top(h)
-        say("\n== done: %d requests traced, then top; stopping Apache"
-            % sum(v[2] for v in VIEWERS))
+        say("\n== done: %d requests traced; stopping Apache" % sum(v[2] for v in VIEWERS))
     except RuntimeError as e:
         fail(str(e))
     finally:

@@ -1245,14 +1245,14 @@ static int run_screen(struct trace *t)
 	struct window w[2];
 	bool dirty = true;
 
+	memset(w, 0, sizeof(w));
 	screen_open();
 	while (!trace_exiting && !scr.quit) {
 		int ch = getch(); /* waits up to TRACE_POLL_MS */
 
 		if (ch != ERR && screen_key(ch)) {
 			dirty = true;
-			if (!scr.paused)
-				build_rows(); /* a new sort, group or filter now */
+			build_rows(); /* a new sort, group or filter now (paused: on old data) */
 		}
 		if (t->rb)
 			ring_buffer__consume(t->rb);

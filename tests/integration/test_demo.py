@@ -22,6 +22,11 @@ def test_demo(tracing):
     assert sum(buckets) == 300
     assert [l for l in lines if l.startswith("  count ")][0].startswith("  count 300, p50 <= ")
     assert "httpdtrace requests -m " in out.stdout and "httpdtrace latency -m " in out.stdout
+    # without a terminal, one `top -b` snapshot: a header, then rows by uri
+    i = lines.index("== httpdtrace top -b: one snapshot after 4 s of traffic")
+    assert lines[i + 1].startswith("httpdtrace top - up ")
+    assert re.match(r"^requests \d+: 1xx 0, 2xx \d+, 3xx \d+, 4xx \d+", lines[i + 2])
+    assert re.search(r"^ +\d+ .* /static\.html$", out.stdout, re.M)
     assert lines[-1] == "== done: 312 requests traced; stopping Apache"
     conf = os.path.join(REPO, "build", "demo", "httpd.conf")
     assert not [pid for pid in os.listdir("/proc") if pid.isdigit() and running(pid, conf)]
