@@ -29,7 +29,6 @@ sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
 from httpd import MODULE, Httpd  # noqa: E402
 from httpdtrace import READY, TOOL  # noqa: E402
 from tracer import interrupt  # noqa: E402
-from httpdtrace import TOOL as HTTPDTRACE  # noqa: E402
 
 PORT = int(os.environ.get("DEMO_PORT", "8080"))
 ROOT = os.path.join(REPO, "build", "demo")
@@ -193,19 +192,19 @@ def show_top(h):
             pass                # Apache stopped meanwhile
 
     if tty:
-        argv = [HTTPDTRACE, "top", "-m", MODULE, "-d", "1", "-n", str(TOP_SECONDS)]
+        argv = [TOOL, "top", "-m", MODULE, "-d", "1", "-n", str(TOP_SECONDS)]
         say("\n== httpdtrace top, full screen for %d s (q quits sooner; h for the keys)"
             % TOP_SECONDS)
         time.sleep(2)
     else:
-        argv = [HTTPDTRACE, "top", "-m", MODULE, "-b", "-d", "4", "-n", "1"]
+        argv = [TOOL, "top", "-m", MODULE, "-b", "-d", "4", "-n", "1"]
         say("\n== httpdtrace top -b: one snapshot after 4 s of traffic")
     proc = subprocess.Popen(argv, stderr=None if tty else subprocess.PIPE, text=True)
     if tty:
         time.sleep(1.0)         # the attach; requests before it are not counted
     else:
         for line in proc.stderr:    # "httpdtrace: tracing N probes ..."
-            if "tracing" in line:
+            if READY.match(line):
                 break
         threading.Thread(target=proc.stderr.read, daemon=True).start()
     t = threading.Thread(target=traffic, daemon=True)
