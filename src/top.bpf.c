@@ -12,9 +12,8 @@
  *   events    (only with -H) one small record per finished request, without
  *             wake-ups, for the "last N requests" window
  *
- * Counters are bumped with atomic adds: several CPUs finish requests of the
- * same key at once. A histogram's max is a plain compare-and-store (a race
- * may keep a slightly smaller max; the percentile clamp tolerates it).
+ * Counters are bumped with atomic adds (hist_add_atomic): several CPUs
+ * finish requests of the same key at once.
  */
 #include "vmlinux.h"
 #define TRACE_EVENTS
@@ -62,19 +61,6 @@ struct {
 } flight_scratch SEC(".maps");
 
 static const struct top_stats zero_stats; /* the first value of a new key */
-
-static __always_inline void hist_count(struct hist *h, __u64 v)
-{
-	unsigned int s = hist_slot(v);
-
-	if (s >= HIST_SLOTS)
-		return;
-	__sync_fetch_and_add(&h->slots[s], 1);
-	__sync_fetch_and_add(&h->count, 1);
-	__sync_fetch_and_add(&h->sum, v);
-	if (v > h->max)
-		h->max = v;
-}
 
 SEC("usdt")
 int BPF_USDT(request__start, __u64 id, __u64 conn_id, const char *method, const char *uri,
@@ -133,7 +119,7 @@ int BPF_USDT(request__done, __u64 id, int status, __u64 latency_us, const char *
 	__sync_fetch_and_add(&tot->classes[class], 1);
 	__sync_fetch_and_add(&tot->bytes_out, info.bytes_out);
 	__sync_fetch_and_add(&tot->bytes_in, info.bytes_in);
-	hist_count(&tot->lat, latency_us);
+	hist_add_atomic(&tot->lat, latency_us);
 
 	__builtin_memset(k, 0, sizeof(*k)); /* the whole key is hashed */
 	TRACE_STR(k->uri, info.uri);
@@ -152,7 +138,7 @@ int BPF_USDT(request__done, __u64 id, int status, __u64 latency_us, const char *
 	if (s) {
 		__sync_fetch_and_add(&s->bytes_out, info.bytes_out);
 		__sync_fetch_and_add(&s->bytes_in, info.bytes_in);
-		hist_count(&s->lat, latency_us);
+		hist_add_atomic(&s->lat, latency_us);
 	} else {
 		__sync_fetch_and_add(&tot->overflow, 1);
 	}

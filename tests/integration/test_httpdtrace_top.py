@@ -23,15 +23,7 @@ import pytest
 
 from httpd import MODULE
 from httpdtrace import TOOL, run
-
-VHOSTS = """
-<VirtualHost *:*>
-  ServerName test.local
-</VirtualHost>
-<VirtualHost *:*>
-  ServerName other.local
-</VirtualHost>
-"""
+from test_httpdtrace_requests import VHOSTS  # test.local and other.local
 
 ERR_LUA = ("function handle(r)\n"
            "  return 500\n"
