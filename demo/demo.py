@@ -12,6 +12,7 @@ The viewers are the VIEWERS below: httpdtrace commands that print until
 SIGINT. The bpftrace scripts in scripts/bpftrace/ show the same views
 (http-requests.bt, request-latency.bt) for those who prefer bpftrace.
 """
+import errno
 import http.client
 import os
 import shutil
@@ -71,6 +72,9 @@ def check_port():
         try:
             s.bind((host, PORT))
         except OSError as e:
+            if e.errno != errno.EADDRINUSE:
+                fail("cannot listen on %s (%s): the demo's Apache listens on "
+                     "127.0.0.1 and ::1" % (host, e.strerror))
             fail("port %d on %s is taken (%s); stop what listens there "
                  "(ss -ltnp 'sport = :%d') or run: DEMO_PORT=8081 make demo"
                  % (PORT, host, e.strerror, PORT))

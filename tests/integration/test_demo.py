@@ -2,6 +2,7 @@
 free port: its request lines and histogram, and nothing left running."""
 import os
 import re
+import socket
 import subprocess
 
 from httpd import REPO, free_port
@@ -38,3 +39,18 @@ def running(pid, word):
             return word.encode() in f.read()
     except OSError:
         return False
+
+
+def test_demo_port_taken(tracing):
+    """A taken port is a one-line error, and nothing is started."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        s.listen()
+        port = s.getsockname()[1]
+        out = subprocess.run(["/usr/bin/python3", os.path.join(REPO, "demo", "demo.py")],
+                             env=dict(os.environ, DEMO_PORT=str(port)),
+                             stdin=subprocess.DEVNULL, capture_output=True, text=True,
+                             timeout=60)
+    assert out.returncode == 1
+    assert out.stdout.startswith("make demo: port %d on 127.0.0.1 is taken" % port)
+    assert out.stdout.count("\n") == 1 and out.stderr == ""
