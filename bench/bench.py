@@ -780,6 +780,9 @@ def report(b):
             row["label"], row["rps"], row["lo"], row["hi"], row["ratio"], row["rlo"],
             row["rhi"], row["apache_us"], "%.2f" % row["tool_us"] if row["tool_us"] is not None
             else ""))
+    lines += ["", "CPU µs/req: utime+stime from /proc/PID/stat over the run divided by its "
+              "requests; /proc counts in ticks of %.0f ms, so a tool that used less than one "
+              "tick in a run reads 0." % (1000.0 / TICK)]
     opt = r.get("optimized", {})
     if opt:
         lines += ["", "Probe sites optimized by the kernel in the traced instances "
