@@ -28,9 +28,10 @@
  * exact max is unknown, the largest slot's upper edge).
  *
  * Collection never waits for the screen: the kernel counts on its own, and
- * the loop below wakes every TRACE_POLL_MS to drain events, take the
- * per-second snapshot and read keys; the maps are read only when a screen
- * or report is due.
+ * the loop below wakes every TRACE_POLL_MS (in full screen, getch()'s
+ * timeout is that sleep) to drain events and take the per-second snapshot;
+ * `stats` and `inflight` are read only when a screen or report is due, and
+ * a filter being typed, the help or a pause hold nothing else up.
  */
 #include <argp.h>
 #include <curses.h>

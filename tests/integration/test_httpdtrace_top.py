@@ -482,6 +482,15 @@ def test_full_screen_keys_in_tmux(tmux, server):
     tmux.keys("i")
     tmux.wait(lambda s: "/static.html" in s)
 
+    # paused: the screen keeps its numbers while requests go on; then catches up
+    tmux.keys("Space")
+    tmux.wait(lambda s: s.splitlines()[0].endswith("[paused]"))
+    send_traffic(server, TRAFFIC[:1], before=len(TRAFFIC) + 1)
+    time.sleep(1.5)  # five refresh periods: a screen that still refreshed would show 17
+    assert "requests %d: " % (len(TRAFFIC) + 1) in tmux.screen()
+    tmux.keys("Space")
+    tmux.wait(lambda s: "requests %d: " % (len(TRAFFIC) + 2) in s and "[paused]" not in s)
+
     tmux.keys("h")
     tmux.wait(lambda s: "httpdtrace top - keys" in s)
     tmux.keys("x")
@@ -491,7 +500,7 @@ def test_full_screen_keys_in_tmux(tmux, server):
     # the footer was on row 40: seen again only if top laid itself out anew
     s = tmux.wait(lambda s: len(s.splitlines()) == 24 and
                   s.splitlines()[23].startswith("h help  q quit"))
-    assert table(s)[0] == ("/static.html", 5)
+    assert table(s)[0] == ("/static.html", 6)
 
     tmux.keys("q")
     s = tmux.wait(lambda s: "top-exited-0" in s)
@@ -502,10 +511,30 @@ def test_full_screen_keys_in_tmux(tmux, server):
 G_LEFT = 5  # g presses from client back to uri (client vhost status method handler uri)
 
 
-def test_full_screen_sigint_restores_the_terminal(tmux, server):
+def top_pid(tmux):
+    """The httpdtrace process, a child of the pane's shell."""
+    shell = tmux.cmd("display-message", "-p", "#{pane_pid}").strip()
+    for pid in os.listdir("/proc"):
+        try:
+            with open("/proc/%s/stat" % pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            with open("/proc/%s/comm" % pid) as f:
+                comm = f.read().strip()
+        except OSError:
+            continue
+        if fields[1] == shell and comm == "httpdtrace":
+            return int(pid)
+    raise AssertionError("no httpdtrace under the pane's shell " + shell)
+
+
+@pytest.mark.parametrize("how", ["C-c", "SIGTERM"])
+def test_full_screen_signals_restore_the_terminal(tmux, server, how):
     tmux.keys("%s top -m %s -d 0.3; echo top-exited-$?" % (TOOL, MODULE), "Enter")
     tmux.wait(lambda s: "httpdtrace top - up" in s)
-    tmux.keys("C-c")
+    if how == "C-c":
+        tmux.keys("C-c")
+    else:
+        os.kill(top_pid(tmux), signal.SIGTERM)
     s = tmux.wait(lambda s: "top-exited-0" in s)
     assert "WINDOW" not in s
     assert tmux.cmd("display-message", "-p", "#{alternate_on}").strip() == "0"
