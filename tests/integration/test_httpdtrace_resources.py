@@ -92,3 +92,24 @@ def test_per_uri_json(httpdtrace, make_httpd):
     assert uris["/static.html"]["offcpu_us"] < SLEEP_US
     assert 2 * 406 <= uris["/static.html"]["sock_write_bytes"] <= 2 * (406 + HEADERS_MAX)
     assert "3 requests" in t.stderr
+
+
+def test_http2_limits(httpdtrace, make_httpd):
+    """The documented limit, as it is: an HTTP/2 request runs on a mod_http2
+    worker thread, so its off-CPU time is its own, but the socket is read and
+    written by the connection's thread, whose bytes go to no request here."""
+    h = make_httpd("event")
+    handlers.install(h)
+    t = httpdtrace("resources", "-m", MODULE, "-r")
+    for p in ["/sleep.lua", "/big.bin"]:
+        out = subprocess.run(["curl", "-s", "--http2-prior-knowledge", "-o", "/dev/null", "-w",
+                              "%{http_code} %{http_version}", h.url(p)],
+                             capture_output=True, text=True)
+        assert out.stdout == "200 2", p
+    h.wait_access_lines(2)
+    t.stop(settle=1.0)
+    rows = {r["uri"]: r for r in parse(t.stdout)}
+    assert sorted(rows) == ["/big.bin", "/sleep.lua"]
+    assert rows["/sleep.lua"]["offcpu_us"] >= SLEEP_US
+    assert rows["/big.bin"]["offcpu_us"] < SLEEP_US
+    assert all(r["sock_read_bytes"] == r["sock_write_bytes"] == 0 for r in rows.values())
