@@ -145,7 +145,8 @@ class Httpd:
             "StartServers 2",
         ]
         if self.mpm in ("event", "worker"):
-            lines += ["ThreadsPerChild 8", "MaxRequestWorkers 16", "ServerLimit 4"]
+            lines += ["ThreadsPerChild 8", "MaxRequestWorkers 16", "ServerLimit 4",
+                      "MinSpareThreads 8", "MaxSpareThreads 16"]
         else:
             lines += ["MaxRequestWorkers 16", "ServerLimit 16", "MinSpareServers 2",
                       "MaxSpareServers 4"]
