@@ -59,6 +59,7 @@ class Httpd:
     log_requests = True
     one_process = False
     wrapper = ()
+    defines = ()  # -D NAME for each
 
     def __init__(self, root, mpm="event", extra="", module=MODULE, servername="test.local",
                  port=None):
@@ -160,6 +161,7 @@ class Httpd:
         cmd = list(self.wrapper) + ["apache2", "-f", self.conf, "-DFOREGROUND"]
         if self.one_process:
             cmd.append("-X")
+        cmd += ["-D" + d for d in self.defines]
         self.proc = subprocess.Popen(cmd,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                      # prefork signals its whole process group on stop

@@ -10,7 +10,7 @@ import pytest
 
 import handlers
 from conftest import MPMS
-from httpd import MODULE, REPO
+from httpd import MODULE, REPO, Httpd
 
 SCRIPTS = os.path.join(REPO, "scripts", "bpftrace")
 
@@ -217,3 +217,26 @@ def test_request_phases_script(bpftrace, make_httpd):
     t.stop()
     keys = re.findall(r'^@phase_us\[(\d \w+)\]:', t.raw(), re.M)
     assert keys == ["0 read", "1 translate", "2 access", "3 type", "4 handler", "5 log"]
+
+
+def test_phase_hooks_can_be_left_out(bpftrace, tmp_path_factory):
+    """apache2 -D DTProviderNoPhases: no access/type/handler hooks, so only
+    translate, log and end fire, and fast redirects go unseen."""
+    root = tmp_path_factory.mktemp("httpd-nophases")
+    os.chmod(str(root), 0o755)
+    h = Httpd(root, mpm="event", extra=EXTRA)
+    h.defines = ("DTProviderNoPhases",)
+    h.start()
+    try:
+        t = bpftrace(script=SCRIPT)
+        assert curl(h, "/static.html") == "200"
+        assert curl(h, "/dir/") == "200"
+        h.wait_access_lines(2)
+        t.stop()
+    finally:
+        h.stop()
+    tr = Trace(t.raw())
+    assert sorted(shape(evs) for evs in tr.by_id.values()) == sorted([
+        [("translate", "/static.html"), ("log", "/static.html"), ("done", 200),
+         ("end", "/static.html")],
+        [("translate", "/dir/"), ("log", "/dir/"), ("done", 200), ("end", "/dir/")]])
