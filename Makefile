@@ -199,6 +199,7 @@ install: all
 	install -m 644 $(MODULE) $(DESTDIR)$(AP_LIBEXECDIR)/mod_dtprovider.so
 	sed 's|@LIBEXECDIR@|$(AP_LIBEXECDIR)|' module/dtprovider.load \
 	    > $(DESTDIR)$(AP_SYSCONFDIR)/mods-available/dtprovider.load
+	install -m 644 module/dtprovider.conf $(DESTDIR)$(AP_SYSCONFDIR)/mods-available/
 	install -d $(DESTDIR)$(PREFIX)/include
 	install -m 644 module/mod_dtprovider.h $(DESTDIR)$(PREFIX)/include/
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/man/man8

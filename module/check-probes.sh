@@ -15,6 +15,21 @@ for p in $probes; do
         exit 1
     fi
 done
+# The module tests groups of semaphores with one load on x86-64 (see
+# DTP_SEM_GROUP in mod_dtprovider.c): they must lie 2 bytes apart in the
+# order the provider declares the probes.
+if readelf -h "$so" | grep -q 'Machine:.*X86-64'; then
+    prev=""
+    for p in $probes; do
+        sem=$(printf '%s\n' "$notes" | grep -A2 "Name: $p\$" |
+              sed -n 's/.*Semaphore: \(0x[0-9a-f]*\).*/\1/p' | head -1)
+        if [ -n "$prev" ] && [ $((sem)) -ne $((prev + 2)) ]; then
+            echo "check-probes: httpd:$p's semaphore is at $sem, not right after the previous probe's ($prev): the grouped is-enabled tests need the declaration order" >&2
+            exit 1
+        fi
+        prev=$sem
+    done
+fi
 # On x86-64 every site must be the 5-byte nop the kernel's uprobe optimizer
 # accepts (module/sdt_nop5.h), inside one page; unless built -DDTP_SDT_NOP1.
 sites=""

@@ -9,6 +9,12 @@
  * versioned struct httpd_request_info (module/mod_dtprovider.h). Every probe
  * keeps to 6 arguments so bpftrace 0.17 can read all of them on x86-64.
  * New probes may be added; existing arguments never change meaning.
+ *
+ * The order of declaration is not part of the contract but it is used:
+ * dtrace -G lays the is-enabled semaphores out in this order, and the
+ * module tests request-start..internal-redirect with one load, and
+ * request-done..conn-done with another (module/check-probes.sh fails the
+ * build if the layout differs). Add new probes after conn__start.
  */
 
 struct httpd_request_info;
@@ -55,15 +61,15 @@ provider httpd {
         int status, int kind) :
         (uint64_t id, string old_uri, string new_uri, int status, int kind);
 
+    /* A client connection closed. */
+    probe conn__done(uint64_t conn_id, uint32_t requests, uint64_t duration_us,
+        uint64_t bytes_in, uint64_t bytes_out);
+
     /* A client connection accepted (not HTTP/2's internal connections). */
     probe conn__start(uint64_t conn_id, char *peer_ip, int peer_port,
         char *local_ip, int local_port) :
         (uint64_t conn_id, string peer_ip, int peer_port, string local_ip,
         int local_port);
-
-    /* A client connection closed. */
-    probe conn__done(uint64_t conn_id, uint32_t requests, uint64_t duration_us,
-        uint64_t bytes_in, uint64_t bytes_out);
 };
 
 #pragma D attributes Evolving/Evolving/ISA provider httpd provider

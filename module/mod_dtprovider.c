@@ -50,7 +50,9 @@
  * end when the request pool is destroyed (a cleanup registered only while
  * traced). Subrequests fire nothing: their time belongs to the phase of the
  * main request that made them. Three hooks (access, type, handler) exist
- * for phases alone; each costs a semaphore test when nobody traces.
+ * for phases alone, so they are registered only with DTraceProviderPhases
+ * On; without it a request's phases are read, translate (through the
+ * handler), log and end.
  */
 
 #include "httpd.h"
@@ -85,6 +87,33 @@
 #pragma GCC visibility pop
 #endif
 #include "sdt_nop5.h"           /* probe sites on the fast uprobe path */
+
+/* Grouped is-enabled tests. A hook that may fire any of several probes would
+ * test each semaphore in turn. On Linux x86-64 the semaphores are unsigned
+ * shorts laid out one after another in the provider's order of declaration
+ * (module/check-probes.sh fails the build otherwise), so one 8-byte load
+ * tests four of them: request-start, request-done, request-phase and
+ * internal-redirect (post_read_request), or request-done, request-phase,
+ * internal-redirect and conn-done (log_transaction; internal-redirect there
+ * only sends the hook down its traced path for nothing). Each group is
+ * declared as an 8-byte object under the first semaphore's symbol name, so
+ * the compiler reads 8 bytes it knows to be there. Elsewhere: one test each. */
+#if defined(__linux__) && defined(__x86_64__)
+#define DTP_SEM_GROUP(name, first) \
+    extern const unsigned long long name __asm__(#first) \
+        __attribute__((visibility("hidden")))
+DTP_SEM_GROUP(dtp_sems_request, httpd_request__start_semaphore);
+DTP_SEM_GROUP(dtp_sems_log, httpd_request__done_semaphore);
+#define DTP_REQUEST_PROBES_ENABLED() (dtp_sems_request != 0)
+#define DTP_LOG_PROBES_ENABLED() (dtp_sems_log != 0)
+#else
+#define DTP_REQUEST_PROBES_ENABLED() \
+    (HTTPD_REQUEST_START_ENABLED() || HTTPD_REQUEST_DONE_ENABLED() \
+     || HTTPD_REQUEST_PHASE_ENABLED() || HTTPD_INTERNAL_REDIRECT_ENABLED())
+#define DTP_LOG_PROBES_ENABLED() \
+    (HTTPD_REQUEST_DONE_ENABLED() || HTTPD_REQUEST_PHASE_ENABLED() \
+     || HTTPD_CONN_DONE_ENABLED())
+#endif
 
 #include "mod_dtprovider.h"
 
@@ -457,10 +486,7 @@ static DTP_COLD int dtp_post_read_request_traced(request_rec *r)
  * internal redirects (which run this hook again) inherit. */
 static int dtp_post_read_request(request_rec *r)
 {
-    if (DTP_UNLIKELY(HTTPD_REQUEST_START_ENABLED()
-                     || HTTPD_REQUEST_DONE_ENABLED()
-                     || HTTPD_REQUEST_PHASE_ENABLED()
-                     || HTTPD_INTERNAL_REDIRECT_ENABLED())) {
+    if (DTP_UNLIKELY(DTP_REQUEST_PROBES_ENABLED())) {
         return dtp_post_read_request_traced(r);
     }
     return DECLINED;
@@ -606,12 +632,66 @@ static DTP_COLD int dtp_log_transaction_traced(request_rec *r)
  * the request on its connection for conn-done. */
 static int dtp_log_transaction(request_rec *r)
 {
-    if (DTP_UNLIKELY(HTTPD_REQUEST_DONE_ENABLED() || HTTPD_CONN_DONE_ENABLED()
-                     || HTTPD_REQUEST_PHASE_ENABLED())) {
+    if (DTP_UNLIKELY(DTP_LOG_PROBES_ENABLED())) {
         return dtp_log_transaction_traced(r);
     }
     return DECLINED;
 }
+
+/* ------------------------------------------------------------------------ */
+/* Configuration                                                             */
+/* ------------------------------------------------------------------------ */
+
+/* Apache calls every registered hook on every request, so a hook costs its
+ * dispatch (about 10 instructions) even when its body is one semaphore
+ * test. The access, type and handler hooks serve only the phase probes (and
+ * internal-redirect's kind 1), so they are registered only where the
+ * configuration asks for them. */
+static int dtp_phases_registered;
+
+/* Apache drops every hook when it re-reads the configuration (restart), and
+ * clears the configuration pool then: forget the registration with it, in
+ * case the module stays mapped across the restart. */
+static apr_status_t dtp_phases_forget(void *data)
+{
+    (void)data;
+    dtp_phases_registered = 0;
+    return APR_SUCCESS;
+}
+
+/* DTraceProviderPhases On|Off (server config, Off by default). Runs while the
+ * configuration is read (EXEC_ON_READ, like LoadModule), before Apache sorts
+ * the hooks, so hooks registered here take their place as if registered at
+ * load. A graceful restart reloads the module and reads it again. Hooks are
+ * server-wide, and so is the directive: like LoadModule's, its context check
+ * cannot see sections at read time (cmd->directive is not set yet). */
+static const char *dtp_cmd_phases(cmd_parms *cmd, void *dummy, int on)
+{
+    const char *err = ap_check_cmd_context(cmd, GLOBAL_ONLY);
+
+    (void)dummy;
+    if (err != NULL) {
+        return err;
+    }
+    if (on && !dtp_phases_registered) {
+        ap_hook_access_checker(dtp_access_checker, NULL, NULL,
+                               DTP_HOOK_FIRST);
+        ap_hook_type_checker(dtp_type_checker, NULL, NULL, DTP_HOOK_FIRST);
+        ap_hook_handler(dtp_handler, NULL, NULL, DTP_HOOK_FIRST);
+        dtp_phases_registered = 1;
+        apr_pool_cleanup_register(cmd->pool, NULL, dtp_phases_forget,
+                                  apr_pool_cleanup_null);
+    }
+    return NULL;
+}
+
+static const command_rec dtp_cmds[] = {
+    AP_INIT_FLAG("DTraceProviderPhases", dtp_cmd_phases, NULL,
+                 RSRC_CONF | EXEC_ON_READ,
+                 "On: fire request-phase for the access, type and handler "
+                 "phases too (three more hooks on every request)"),
+    {NULL}
+};
 
 static void dtp_register_hooks(apr_pool_t *p)
 {
@@ -623,16 +703,6 @@ static void dtp_register_hooks(apr_pool_t *p)
                                  APR_HOOK_MIDDLE);
     ap_hook_post_read_request(dtp_post_read_request, NULL, NULL,
                               APR_HOOK_REALLY_LAST);
-    /* The three hooks that exist for phases alone cost ~14 instructions each
-     * per request when idle (Apache's dispatch included). A server started
-     * with -D DTProviderNoPhases (or `Define DTProviderNoPhases` before the
-     * LoadModule line) goes without them: request-phase then fires only
-     * translate, log and end, and fast redirects are not seen. */
-    if (!ap_exists_config_define("DTProviderNoPhases")) {
-        ap_hook_access_checker(dtp_access_checker, NULL, NULL, DTP_HOOK_FIRST);
-        ap_hook_type_checker(dtp_type_checker, NULL, NULL, DTP_HOOK_FIRST);
-        ap_hook_handler(dtp_handler, NULL, NULL, DTP_HOOK_FIRST);
-    }
     ap_hook_log_transaction(dtp_log_transaction, NULL, NULL,
                             APR_HOOK_REALLY_FIRST);
     dtp_in_filter_handle = ap_register_input_filter("DTPROVIDER_IN",
@@ -647,7 +717,7 @@ AP_DECLARE_MODULE(dtprovider) = {
     NULL,                       /* dir config merger */
     NULL,                       /* server config creator */
     NULL,                       /* server config merger */
-    NULL,                       /* command table */
+    dtp_cmds,                   /* command table */
     dtp_register_hooks,         /* set up other request processing hooks */
     AP_MODULE_FLAG_NONE
 };

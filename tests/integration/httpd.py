@@ -57,13 +57,16 @@ class Httpd:
     # one process (-X, no children: callgrind sees every request); a command
     # to run apache2 under (valgrind ...).
     log_requests = True
+    # DTraceProviderPhases On: the module's access/type/handler hooks too.
+    phases = True
     one_process = False
     wrapper = ()
-    defines = ()  # -D NAME for each
 
     def __init__(self, root, mpm="event", extra="", module=MODULE, servername="test.local",
-                 port=None):
+                 port=None, phases=None):
         self.root = str(root)
+        if phases is not None:
+            self.phases = phases
         self.mpm = mpm
         self.extra = extra
         self.module = module
@@ -122,6 +125,8 @@ class Httpd:
             lines.append("LoadModule %s_module %s/mod_%s.so" % (m, MODDIR, m))
         if self.module:
             lines.append("LoadModule dtprovider_module %s" % self.module)
+            if self.phases:
+                lines.append("DTraceProviderPhases On")
         lines += [
             "TypesConfig /etc/mime.types",
             "DocumentRoot %s" % self.docroot,
@@ -161,7 +166,6 @@ class Httpd:
         cmd = list(self.wrapper) + ["apache2", "-f", self.conf, "-DFOREGROUND"]
         if self.one_process:
             cmd.append("-X")
-        cmd += ["-D" + d for d in self.defines]
         self.proc = subprocess.Popen(cmd,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                                      # prefork signals its whole process group on stop

@@ -42,6 +42,7 @@ def test_files_land_where_apxs_and_prefix_say(destdir):
     want = {
         libexec + "/mod_dtprovider.so",
         sysconf + "/mods-available/dtprovider.load",
+        sysconf + "/mods-available/dtprovider.conf",
         PREFIX + "/include/mod_dtprovider.h",
         PREFIX + "/sbin/httpdtrace",
         PREFIX + "/lib/dtrace/httpd.d",
@@ -72,8 +73,9 @@ def test_a2enmod_enables_it(destdir):
     os.makedirs(confdir + "/mods-enabled", exist_ok=True)
     subprocess.run(["a2enmod", "-q", "dtprovider"], check=True, capture_output=True,
                    env=dict(os.environ, APACHE_CONFDIR=confdir))
-    link = confdir + "/mods-enabled/dtprovider.load"
-    assert os.readlink(link) == "../mods-available/dtprovider.load"
+    for ext in ("load", "conf"):
+        link = confdir + "/mods-enabled/dtprovider." + ext
+        assert os.readlink(link) == "../mods-available/dtprovider." + ext
 
 
 def test_installed_module_has_every_probe_with_a_semaphore(destdir):
