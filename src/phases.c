@@ -21,6 +21,7 @@
 #include "fmt.h"
 #include "hist.h"
 #include "httpdtrace.h"
+#include "mod_dtprovider.h"
 #include "phases.h"
 #include "phases.skel.h"
 #include "trace.h"
@@ -58,7 +59,8 @@ const char phases_doc[] =
 	"authorization), type (type checking, fixups), handler (making and writing\n"
 	"the response), log. Times are microseconds; a phase a request ran twice (an\n"
 	"ErrorDocument's internal redirect) counts once with both runs added. Only\n"
-	"requests read after tracing began are counted.";
+	"requests read after tracing began are counted. The access, type and handler\n"
+	"phases need `DTraceProviderPhases On` in Apache's configuration.";
 
 static const struct argp_option opts[] = {
 	{ "slow", 's', "THRESHOLD", 0, "One line per request at least this slow (500us, "
@@ -139,6 +141,25 @@ static void print_slow_json(const struct phases_event *e)
 	printf("}}\n");
 }
 
+/* Requests seen with an access, type or handler phase, and without any. */
+static unsigned long long with_hooks, without_hooks;
+
+/* Those three phases come from hooks the module registers only with
+ * DTraceProviderPhases On: requests that had none of them, and no request
+ * that had one, mean the directive is off. Said once, on stderr. */
+static void phases_hint(void)
+{
+	static bool said;
+
+	if (said || with_hooks || !without_hooks)
+		return;
+	said = true;
+	trace_warn("no access, type or handler phase seen: the module registers those hooks "
+		   "only with `DTraceProviderPhases On` (after its LoadModule line; Debian: "
+		   "mods-available/dtprovider.conf), then apachectl graceful; until then "
+		   "translate lasts through the handler");
+}
+
 static int handle_event(void *ctx, void *data, size_t size)
 {
 	const struct phases_event *e = data;
@@ -147,6 +168,10 @@ static int handle_event(void *ctx, void *data, size_t size)
 	if (size < sizeof(*e))
 		return 0;
 	nslow++;
+	if (e->ns[HTTPD_PHASE_ACCESS] || e->ns[HTTPD_PHASE_TYPE] || e->ns[HTTPD_PHASE_HANDLER])
+		with_hooks++;
+	else
+		without_hooks++;
 	if (env.json)
 		print_slow_json(e);
 	else
@@ -265,13 +290,18 @@ int phases_main(int argc, char **argv)
 			;
 		if (!err)
 			trace_stream_finish(&t, &nslow, "slow requests");
+		phases_hint();
 		goto cleanup;
 	}
 	while ((err = trace_interval_wait(&iv)) > 0) {
 		err = take_hists(skel, h);
 		if (err)
 			break;
+		with_hooks += h[HTTPD_PHASE_ACCESS].count + h[HTTPD_PHASE_TYPE].count +
+			      h[HTTPD_PHASE_HANDLER].count;
+		without_hooks += h[HTTPD_PHASE_TRANSLATE].count;
 		print_report(h);
+		phases_hint();
 		if (!trace_interval_last(&iv) && !env.json)
 			printf("\n");
 	}

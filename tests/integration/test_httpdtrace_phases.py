@@ -61,6 +61,28 @@ def test_counts_per_phase(httpdtrace, make_httpd):
         assert p50 <= p90 <= p99 <= mx and avg <= mx
     # One histogram per phase follows the table.
     assert re.findall(r"^  (\w+) \(microseconds\)$", t.stdout, re.M) == PHASES
+    assert HINT not in t.stderr
+
+
+HINT = "httpdtrace: warning: no access, type or handler phase seen"
+
+
+def test_says_when_the_phase_hooks_are_off(httpdtrace, make_httpd):
+    """Without DTraceProviderPhases On, only read, translate and log are
+    counted, and the tool says once what to add; with it (the previous
+    test), nothing is said."""
+    h = make_httpd("event", extra=EXTRA, phases=False)
+    t = httpdtrace("phases", "-m", MODULE)
+    drive(h, MIX)
+    t.stop(settle=1.0)
+    assert t.rc == 0, t.stderr
+    (table,) = tables(t.stdout)
+    assert {p: table[p][0] for p in PHASES} == {"read": 7, "translate": 7, "access": 0,
+                                               "type": 0, "handler": 0, "log": 7}
+    assert [l for l in t.stderr.splitlines() if l.startswith(HINT)] == [
+        HINT + ": the module registers those hooks only with `DTraceProviderPhases On` "
+        "(after its LoadModule line; Debian: mods-available/dtprovider.conf), then "
+        "apachectl graceful; until then translate lasts through the handler"]
 
 
 def test_json_and_interval_reports(httpdtrace, make_httpd):
