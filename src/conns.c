@@ -317,15 +317,9 @@ int conns_main(int argc, char **argv)
 		trace_err("cannot size the ring buffer: %s", strerror(-err));
 		goto cleanup;
 	}
-	err = trace_prepare(&t, skel->obj);
+	err = trace_load(&t, skel->skeleton);
 	if (err)
 		goto cleanup;
-	err = conns_bpf__load(skel);
-	if (err) {
-		trace_err("cannot load the BPF program: %s (-v shows the verifier's log)",
-			  strerror(-err));
-		goto cleanup;
-	}
 	err = trace_attach(&t);
 	if (err)
 		goto cleanup;

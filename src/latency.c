@@ -339,15 +339,9 @@ int latency_main(int argc, char **argv)
 		trace_err("cannot size the histogram map: %s", strerror(-err));
 		goto cleanup;
 	}
-	err = trace_prepare(&t, skel->obj);
+	err = trace_load(&t, skel->skeleton);
 	if (err)
 		goto cleanup;
-	err = latency_bpf__load(skel);
-	if (err) {
-		trace_err("cannot load the BPF program: %s (-v shows the verifier's log)",
-			  strerror(-err));
-		goto cleanup;
-	}
 	err = trace_attach(&t);
 	if (err)
 		goto cleanup;

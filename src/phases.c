@@ -267,15 +267,9 @@ int phases_main(int argc, char **argv)
 	}
 	skel->rodata->slow = env.slow;
 	skel->rodata->slow_ns = env.slow_us * 1000ULL;
-	err = trace_prepare(&t, skel->obj);
+	err = trace_load(&t, skel->skeleton);
 	if (err)
 		goto cleanup;
-	err = phases_bpf__load(skel);
-	if (err) {
-		trace_err("cannot load the BPF program: %s (-v shows the verifier's log)",
-			  strerror(-err));
-		goto cleanup;
-	}
 	err = trace_attach(&t);
 	if (err)
 		goto cleanup;

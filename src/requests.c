@@ -196,15 +196,9 @@ int requests_main(int argc, char **argv)
 		trace_err("cannot open the BPF program: %s", strerror(-err));
 		goto cleanup;
 	}
-	err = trace_prepare(&t, skel->obj);
+	err = trace_load(&t, skel->skeleton);
 	if (err)
 		goto cleanup;
-	err = requests_bpf__load(skel);
-	if (err) {
-		trace_err("cannot load the BPF program: %s (-v shows the verifier's log)",
-			  strerror(-err));
-		goto cleanup;
-	}
 	err = trace_attach(&t);
 	if (err)
 		goto cleanup;

@@ -136,15 +136,9 @@ int resources_main(int argc, char **argv)
 		trace_err("cannot open the BPF program: %s", strerror(-err));
 		goto cleanup;
 	}
-	err = trace_prepare(&t, skel->obj);
+	err = trace_load(&t, skel->skeleton);
 	if (err)
 		goto cleanup;
-	err = resources_bpf__load(skel);
-	if (err) {
-		trace_err("cannot load the BPF program: %s (-v shows the verifier's log)",
-			  strerror(-err));
-		goto cleanup;
-	}
 	rc.skel = skel;
 	reqstat_add_procs(&t, skel->maps.reqstat_procs);
 	err = trace_attach_other(&t, skel->progs.sched_switch);

@@ -1324,15 +1324,9 @@ int top_main(int argc, char **argv)
 		trace_err("cannot size the maps: %s", strerror(-err));
 		goto cleanup;
 	}
-	err = trace_prepare(&t, skel->obj);
+	err = trace_load(&t, skel->skeleton);
 	if (err)
 		goto cleanup;
-	err = top_bpf__load(skel);
-	if (err) {
-		trace_err("cannot load the BPF program: %s (-v shows the verifier's log)",
-			  strerror(-err));
-		goto cleanup;
-	}
 	col.totals_fd = bpf_map__fd(skel->maps.totals);
 	col.stats_fd = bpf_map__fd(skel->maps.stats);
 	col.inflight_fd = bpf_map__fd(skel->maps.inflight);

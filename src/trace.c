@@ -478,6 +478,19 @@ static void probe_of_program(const char *prog, char *name, size_t len)
 	snprintf(name, len, "%.*s", (int)n, prog);
 }
 
+int trace_load(struct trace *t, struct bpf_object_skeleton *skel)
+{
+	int err = trace_prepare(t, *skel->obj);
+
+	if (err)
+		return err;
+	err = bpf_object__load_skeleton(skel);
+	if (err)
+		trace_err("cannot load the BPF program: %s (-v shows the verifier's log)",
+			  strerror(-err));
+	return err;
+}
+
 int trace_attach(struct trace *t)
 {
 	struct probe_note notes[PROBES_MAX];

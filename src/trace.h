@@ -121,6 +121,10 @@ int trace_init(struct trace *t);
  * map). */
 int trace_prepare(struct trace *t, struct bpf_object *obj);
 
+/* After x_bpf__open() and the knobs: trace_prepare(), then load the
+ * skeleton (x_bpf__load() does the same) with a one-line error on failure. */
+int trace_load(struct trace *t, struct bpf_object_skeleton *skel);
+
 /* After load: attach each program to httpd:<program name> in t->module for
  * every process (pid -1). Then prints "httpdtrace: tracing N probes in PATH;
  * Ctrl-C to end" on stderr (tests wait for that line). */
