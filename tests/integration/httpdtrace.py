@@ -8,12 +8,12 @@ exit status. parse_requests() turns `requests` human output into dicts.
 import json
 import os
 import re
-import signal
 import subprocess
 import threading
 import time
 
 from httpd import BUILD
+from tracer import Stopped, TracerKilled, describe, interrupt
 
 TOOL = os.path.join(BUILD, "httpdtrace")
 READY = re.compile(r"^httpdtrace: tracing \d+ probes? in ")
@@ -26,6 +26,7 @@ class Httpdtrace:
         self.out = []
         self.err = []
         self.rc = None
+        self.stopped = None
 
     def start(self, timeout=30):
         self.proc = subprocess.Popen(self.args, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -53,27 +54,45 @@ class Httpdtrace:
             if self.proc.poll() is not None:
                 break
         self.kill()
-        raise RuntimeError("httpdtrace did not attach: %s" % "".join(self.err))
+        raise RuntimeError("httpdtrace did not attach: %s" % self.describe())
 
-    def stop(self, settle=0.3, timeout=20):
+    def stop(self, settle=0.3, patience=60):
         """SIGINT after `settle` seconds (events are drained every 50 ms);
-        waits for the exit and the output."""
+        waits for the exit and the output. httpdtrace's loop never sleeps
+        longer than a slice, so one SIGINT must do: if it is still running
+        after `patience` seconds, a second SIGINT tells a lost signal from a
+        hang, and either fails the test with how it ended and its stderr."""
         time.sleep(settle)
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)
+        self.stopped = interrupt(self.proc, repeat=patience, limit=patience + 10)
+        self.rc = self.stopped.rc
+        for t in self._threads:
+            t.join(10)
+        if self.stopped.killed or self.stopped.sigints > 1:
+            raise TracerKilled("httpdtrace did not end on the first SIGINT: " + self.describe())
+        return self
+
+    def wait_exit(self, timeout=60):
+        """Wait for a run that ends by itself ([interval] [count]); fails
+        the test with how it ended and its stderr if it does not."""
         try:
-            self.rc = self.proc.wait(timeout=timeout)
+            self.proc.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.kill()
-            raise
-        for t in self._threads:
-            t.join(5)
-        return self
+            raise TracerKilled("httpdtrace did not end by itself in %d s: %s"
+                               % (timeout, self.describe()))
+        return self.stop(settle=0)
+
+    def describe(self):
+        """How the run ended and its stderr, for assertion messages."""
+        return describe("httpdtrace " + " ".join(self.args[1:]), self.stopped, self.err)
 
     def kill(self):
         if self.proc and self.proc.poll() is None:
             self.proc.kill()
             self.proc.wait()
+            self.stopped = self.stopped or Stopped(self.proc.returncode, 0.0, 0, killed=True)
+        elif self.proc and not self.stopped:
+            self.stopped = Stopped(self.proc.returncode, 0.0, 0)
 
     @property
     def stdout(self):

@@ -87,7 +87,7 @@ def test_graceful_restart_under_load(bpftrace, make_httpd, mpm):
     log = settled_log(h)
     t.stop(settle=1.0)      # at least one print after the log settled
     m = maps(t.raw())
-    assert "@dones" in m, ("".join(t.err)[-3000:], t.raw()[-3000:])
+    assert "@dones" in m, (t.describe(), t.raw()[-3000:])
 
     # the parent configured itself twice: start and graceful restart
     assert h.read_error_log().count("resuming normal operations") == 2

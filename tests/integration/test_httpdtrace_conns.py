@@ -99,7 +99,7 @@ def test_one_line_per_connection_exact(httpdtrace, make_httpd, mpm):
     wait_for(lambda: len(js.json("conn")) >= 3)
     for t in (js, text, reqs):
         t.stop()
-        assert t.rc == 0, t.stderr
+        assert t.rc == 0, t.describe()
     conns = {o["peer_port"]: o for o in js.json("conn")}
     assert set(conns) == {a.port, b.port, c.port}
     for cl, v6, n in ((a, False, 3), (b, True, 1), (c, False, 0)):
@@ -143,7 +143,7 @@ def test_start_not_seen(httpdtrace, make_httpd):
     wait_for(lambda: late.json("conn") and first.json("conn"))
     for t in (first, late, text):
         t.stop()
-        assert t.rc == 0, t.stderr
+        assert t.rc == 0, t.describe()
     (o,) = late.json("conn")
     assert o["start_seen"] is False
     assert (o["peer_ip"], o["peer_port"], o["local_ip"], o["local_port"]) == (None,) * 4
@@ -179,7 +179,7 @@ def test_summary_counts_exact(httpdtrace, make_httpd):
     n = len(t.json("conns"))
     wait_for(lambda: len(t.json("conns")) > n)  # one more report
     t.stop()
-    assert t.rc == 0, t.stderr
+    assert t.rc == 0, t.describe()
     reports = t.json("conns")
     assert [r["report"] for r in reports] == list(range(1, len(reports) + 1))
     assert reports[-1]["open"] == 2
@@ -209,9 +209,9 @@ def test_summary_interval_count_text(httpdtrace, make_httpd):
     cl = Client(h)
     assert cl.request() == 200
     cl.close()
-    t.proc.wait(timeout=20)
+    t.wait_exit()
     t.stop(settle=0)
-    assert t.rc == 0, t.stderr
+    assert t.rc == 0, t.describe()
     heads = re.findall(r"^\d\d:\d\d:\d\d\.\d{3}  accepts (\d+) \([\d.]+/s\), closes (\d+), "
                        r"open (\d+), requests (\d+), bytes in (\d+) out (\d+)$", t.stdout, re.M)
     assert len(heads) == 2
@@ -261,7 +261,7 @@ def test_pid_filter(httpdtrace, make_httpd):
     wait_for(lambda: len(every.json("conn")) >= 12)
     for t in (one, every):
         t.stop()
-        assert t.rc == 0, t.stderr
+        assert t.rc == 0, t.describe()
     alls = every.json("conn")
     assert sorted(o["peer_port"] for o in alls) == sorted(cl.port for cl in clients)
     assert sorted(o["conn_id"] for o in one.json("conn")) == sorted(

@@ -84,7 +84,7 @@ def test_histogram_matches_requests_and_access_log(httpdtrace, make_httpd, mpm):
     log = h.wait_access_lines(len(MIX) + 30)
     for t in (lat, req, text):
         t.stop(settle=0.3)
-        assert t.rc == 0, t.stderr
+        assert t.rc == 0, t.describe()
     values = [o["latency_us"] for o in req.json()]
     assert len(values) == len(log) == len(MIX) + 30
     (r,) = lat.json("latency")
@@ -115,7 +115,7 @@ def test_keys_exact(httpdtrace, make_httpd):
     h.wait_access_lines(len(MIX) + 5)
     for t in list(runs.values()) + [req, text]:
         t.stop(settle=0.2)
-        assert t.rc == 0, t.stderr
+        assert t.rc == 0, t.describe()
     reqs = req.json()
     assert len(reqs) == len(MIX) + 5
     for k, t in runs.items():
@@ -151,7 +151,7 @@ def test_milliseconds(httpdtrace, make_httpd):
     send_mix(h)
     for t in (lat, req, text):
         t.stop()
-        assert t.rc == 0, t.stderr
+        assert t.rc == 0, t.describe()
     values = [o["latency_us"] // 1000 for o in req.json()]
     (r,) = lat.json("latency")
     assert r["unit"] == "ms"
@@ -173,11 +173,11 @@ def test_interval_and_count(httpdtrace, make_httpd):
         send(h, "GET", "/static.html" if n % 3 else "/nope")
         n += 1
     h.wait_access_lines(n)
-    lat.proc.wait(timeout=20)
-    text.proc.wait(timeout=20)
+    lat.wait_exit()
+    text.wait_exit()
     for t in (lat, text):
         t.stop(settle=0)
-        assert t.rc == 0, t.stderr
+        assert t.rc == 0, t.describe()
     reports = lat.json("latency")
     assert [r["report"] for r in reports] == [1, 2, 3]
     assert all(0.4 * r["report"] - 0.05 < r["time"] for r in reports)
@@ -202,7 +202,7 @@ def test_interval_totals_exact(httpdtrace, make_httpd):
         assert send(h, "GET", "/static.html") == 200
     h.wait_access_lines(150)
     lat.stop(settle=0.3)
-    assert lat.rc == 0, lat.stderr
+    assert lat.rc == 0, lat.describe()
     reports = lat.json("latency")
     assert len(reports) >= 2
     assert [r["report"] for r in reports] == list(range(1, len(reports) + 1))
@@ -227,7 +227,7 @@ def test_filters_run_in_kernel(httpdtrace, make_httpd):
     send_mix(h)
     for t in list(runs.values()) + [req]:
         t.stop(settle=0.2)
-        assert t.rc == 0, t.stderr
+        assert t.rc == 0, t.describe()
     reqs = req.json()
     preds = {
         "404": lambda o: o["status"] == 404,
@@ -267,7 +267,7 @@ def test_max_keys_overflow_is_counted(httpdtrace, make_httpd):
     h.wait_access_lines(9)
     for t in (lat, text):
         t.stop()
-        assert t.rc == 0, t.stderr
+        assert t.rc == 0, t.describe()
     (r,) = lat.json("latency")
     assert {x["key"]: x["count"] for x in r["histograms"]} == {"GET": 4, "HEAD": 3}
     assert r["overflow"] == 2 and r["other"]["count"] == 2
@@ -344,7 +344,7 @@ def test_pid_filter(httpdtrace, make_httpd):
     h.wait_access_lines(40)
     for t in (one, parent, req):
         t.stop()
-        assert t.rc == 0, t.stderr
+        assert t.rc == 0, t.describe()
     reqs = req.json()
     assert len(reqs) == 40
     (p,) = parent.json("latency")[0]["histograms"]

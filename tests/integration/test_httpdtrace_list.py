@@ -82,7 +82,7 @@ def test_list_shows_enabled_probes(httpdtrace, make_httpd):
     o, _ = listed(h)
     assert o["enabled"] == ["request__done"]
     t.stop(settle=0)
-    assert t.rc == 0
+    assert t.rc == 0, t.describe()
     o, _ = listed(h)
     assert o["enabled"] == []
 

@@ -49,7 +49,7 @@ def test_counts_per_phase(httpdtrace, make_httpd):
     t = httpdtrace("phases", "-m", MODULE)
     drive(h, MIX)
     t.stop(settle=1.0)
-    assert t.rc == 0, t.stderr
+    assert t.rc == 0, t.describe()
     (table,) = tables(t.stdout)
     counts = {p: table[p][0] for p in PHASES}
     # The 403 has no type or handler phase; the 404's ErrorDocument runs them
@@ -75,7 +75,7 @@ def test_says_when_the_phase_hooks_are_off(httpdtrace, make_httpd):
     t = httpdtrace("phases", "-m", MODULE)
     drive(h, MIX)
     t.stop(settle=1.0)
-    assert t.rc == 0, t.stderr
+    assert t.rc == 0, t.describe()
     (table,) = tables(t.stdout)
     assert {p: table[p][0] for p in PHASES} == {"read": 7, "translate": 7, "access": 0,
                                                "type": 0, "handler": 0, "log": 7}
@@ -89,9 +89,9 @@ def test_json_and_interval_reports(httpdtrace, make_httpd):
     h = make_httpd("worker", extra=EXTRA)
     t = httpdtrace("phases", "-m", MODULE, "-j", "1", "2")
     drive(h, MIX[:3])
-    t.proc.wait(timeout=10)          # two reports, then it exits by itself
+    t.wait_exit()          # two reports, then it exits by itself
     t.stop(settle=0)
-    assert t.rc == 0, t.stderr
+    assert t.rc == 0, t.describe()
     rows = t.json("phase")
     assert [r["phase"] for r in rows] == PHASES * 2
     # Requests land in one interval or the other, never both.
@@ -106,7 +106,7 @@ def test_slow_requests(httpdtrace, make_httpd):
     drive(h, [("/static.html", "200"), ("/sleep.lua", "200"), ("/static.html", "200"),
               ("/sleep.lua", "200"), ("/denied", "403")])
     t.stop(settle=1.0)
-    assert t.rc == 0, t.stderr
+    assert t.rc == 0, t.describe()
     lines = t.stdout.splitlines()
     assert lines[0].split() == ["ID", "TOTAL", "STA", "READ", "XLATE", "ACCESS", "TYPE",
                                 "HANDLER", "LOG", "URI"]
@@ -126,7 +126,7 @@ def test_every_request_as_json(httpdtrace, make_httpd):
     t = httpdtrace("phases", "-m", MODULE, "-s", "0", "-j")
     drive(h, [("/static.html", "200"), ("/denied", "403"), ("/dir/", "200")])
     t.stop(settle=1.0)
-    assert t.rc == 0, t.stderr
+    assert t.rc == 0, t.describe()
     got = {r["uri"]: (r["status"], sorted(r["phases_us"], key=PHASES.index))
            for r in t.json("request")}
     assert got == {"/static.html": (200, PHASES), "/dir/": (200, PHASES),

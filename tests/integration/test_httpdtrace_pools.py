@@ -32,7 +32,7 @@ def traced(httpdtrace, h, args, paths):
         get(h, p)
     h.wait_access_lines(len(paths))
     t.stop(settle=1.0)
-    assert t.rc == 0, t.stderr
+    assert t.rc == 0, t.describe()
     return t
 
 

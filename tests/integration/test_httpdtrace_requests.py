@@ -86,7 +86,7 @@ def test_requests_lines_match_access_log(httpdtrace, make_httpd, mpm):
     t = httpdtrace("requests", "-m", MODULE)
     log = send_mix(h)
     t.stop()
-    assert t.rc == 0, t.stderr
+    assert t.rc == 0, t.describe()
     lines = parse_requests(t.stdout)
     assert len(lines) == len(MIX) == len(log)
     assert line_keys(lines) == mix_keys()
@@ -127,7 +127,7 @@ def test_filters_include_and_exclude(httpdtrace, make_httpd):
     log = send_mix(h)
     for t in runs.values():
         t.stop(settle=0)
-        assert t.rc == 0, t.stderr
+        assert t.rc == 0, t.describe()
     got = {name: line_keys(parse_requests(t.stdout)) for name, t in runs.items() if name != "all"}
     assert len(runs["all"].json()) == len(MIX)
     assert got["404"] == mix_keys(lambda m: m[4] == 404)
@@ -203,7 +203,7 @@ def test_pid_filter_parent_and_child(httpdtrace, make_httpd):
     h.wait_access_lines(40)
     for t in (every, parent, one):
         t.stop(settle=0.2)
-        assert t.rc == 0, t.stderr
+        assert t.rc == 0, t.describe()
     everyj = every.json()
     assert len(everyj) == 40
     assert sorted(o["id"] for o in parent.json()) == sorted(o["id"] for o in everyj)
@@ -257,7 +257,7 @@ def test_tiny_buffer_drops_are_reported(httpdtrace, make_httpd):
     time.sleep(1)
     logged = len(h.access_entries())
     t.stop(settle=1.2)
-    assert t.rc == 0, t.stderr
+    assert t.rc == 0, t.describe()
     (s,) = t.json("summary")
     assert s["dropped"] > 0
     assert s["requests"] == len(t.json()) and s["requests"] + s["dropped"] == logged
@@ -307,7 +307,7 @@ def test_unmapped_module_warns_and_traces_later_processes(tracing, make_httpd, t
         t.stop()
     finally:
         t.kill()
-    assert t.rc == 0
+    assert t.rc == 0, t.describe()
     assert [d["uri"] for d in parse_requests(t.stdout)] == ["/static.html"]
 
 

@@ -31,7 +31,7 @@ def traced(httpdtrace, h, args, paths):
     t.sent = [get(h, p) for p in paths]
     h.wait_access_lines(len(paths))
     t.stop(settle=1.0)
-    assert t.rc == 0, t.stderr
+    assert t.rc == 0, t.describe()
     return t
 
 

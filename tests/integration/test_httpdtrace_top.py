@@ -152,7 +152,7 @@ def test_json_rows_match_requests_for_every_grouping(httpdtrace, server):
     assert len(reqs) == len(TRAFFIC)
     for t in tops.values():
         t.stop(settle=0)
-        assert t.rc == 0, t.stderr
+        assert t.rc == 0, t.describe()
     lats = [r["latency_us"] for r in reqs]
 
     for g in FIELDS:
@@ -198,7 +198,7 @@ def test_json_sorts_and_row_limit(httpdtrace, server):
     send_traffic(server)
     for t in (by_key, by_5xx, by_req):
         t.stop()
-        assert t.rc == 0, t.stderr
+        assert t.rc == 0, t.describe()
     keys = [r["key"] for r in last_snapshot(by_key)["rows"]]
     assert keys == sorted(keys) and len(keys) == 7
     assert [r["key"] for r in last_snapshot(by_5xx)["rows"]] == ["/err.lua", "/static.html"]
@@ -221,7 +221,7 @@ def test_recent_windows_seconds_and_requests(httpdtrace, server):
     send_traffic(server, second, before=len(first))
     for t in (truth, secs, last3):
         t.stop(settle=0.2)
-        assert t.rc == 0, t.stderr
+        assert t.rc == 0, t.describe()
     reqs = truth.json()
     assert len(reqs) == len(first) + len(second)
     all_lats = [r["latency_us"] for r in reqs]
@@ -253,7 +253,7 @@ def test_table_overflow_is_counted(httpdtrace, server):
     traffic = [("GET", "/missing-%d" % i, "test.local", None, 404, False) for i in range(24)]
     send_traffic(server, traffic)
     t.stop()
-    assert t.rc == 0, t.stderr
+    assert t.rc == 0, t.describe()
     snap = last_snapshot(t)
     assert (snap["requests"], snap["keys"], snap["max_keys"]) == (24, 16, 16)
     assert snap["overflow"] == 8
@@ -289,7 +289,7 @@ def test_batch_text_counts_per_uri_and_status(httpdtrace, server):
     send_traffic(server)
     for t in (by_uri, by_status):
         t.stop()
-        assert t.rc == 0, t.stderr
+        assert t.rc == 0, t.describe()
     head, rows = parse_text(text_snapshots(by_uri.stdout)[-1])
     assert head == [len(TRAFFIC), 0, 11, 0, 3, 2, 0, 0]
     assert rows == {"/static.html": (5, 0), "/nope": (3, 0), "/a/b/c.html": (2, 0),
@@ -349,7 +349,7 @@ def test_inflight_shows_a_held_request_until_done(httpdtrace, make_httpd):
     done = poll_snapshots(t, lambda s: not s["inflight"] and s["requests"] == 1)
     assert done["gone"] == 0
     t.stop()
-    assert t.rc == 0, t.stderr
+    assert t.rc == 0, t.describe()
 
 
 def test_inflight_of_a_killed_child_is_dropped_and_counted(httpdtrace, make_httpd):
@@ -373,7 +373,7 @@ def test_inflight_of_a_killed_child_is_dropped_and_counted(httpdtrace, make_http
     client.join(60)
     assert failed
     t.stop()
-    assert t.rc == 0, t.stderr
+    assert t.rc == 0, t.describe()
 
 
 # -- full screen in tmux ------------------------------------------------------

@@ -7,11 +7,13 @@ different CPUs interleave, so events are reassembled by kind and key.
 """
 import collections
 import os
+import re
 import signal
 import subprocess
 import threading
 import time
 
+import semaphores
 from httpd import MODULE, REPO
 
 HEADER = os.path.join(REPO, "module", "mod_dtprovider.h")
@@ -104,16 +106,61 @@ class Events:
         return [self.dones[k] for k in sorted(self.dones)]
 
 
-def interrupt(proc, timeout=20):
-    """Stop a tracer as a user would, with SIGINT (bpftrace prints its maps
-    then); SIGKILL if it is still there after `timeout` seconds."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGINT)
+# Stopping a tracer. bpftrace 0.17 can lose a SIGINT: its handler only sets a
+# flag that its loop reads after epoll_wait() returns, and a script that only
+# fills maps has nothing to wake it once traffic stops (seen asleep for 120 s).
+# A user who sees it hang presses Ctrl-C again; so does the harness, every
+# REPEAT_S seconds, up to LIMIT_S, then SIGKILLs and fails: output judged after
+# a silent kill would blame the script for the harness.
+REPEAT_S = 2.0
+LIMIT_S = 120.0
+
+
+class TracerKilled(AssertionError):
+    """A tracer that had to be SIGKILLed: its output is incomplete."""
+
+
+class Stopped:
+    """How a tracer ended: exit status, seconds from the first SIGINT to the
+    exit, how many SIGINTs it took, and whether it had to be SIGKILLed."""
+
+    def __init__(self, rc, seconds, sigints, killed=False):
+        self.rc, self.seconds, self.sigints, self.killed = rc, seconds, sigints, killed
+
+    def __str__(self):
+        how = "SIGKILLed" if self.killed else "exit status %s" % self.rc
+        return "%s %.1f s after the first SIGINT (%d SIGINT%s sent)" % (
+            how, self.seconds, self.sigints, "" if self.sigints == 1 else "s")
+
+
+def interrupt(proc, repeat=REPEAT_S, limit=LIMIT_S):
+    """Stop `proc` as a user would: SIGINT, and SIGINT again every `repeat`
+    seconds while it is still there; SIGKILL after `limit` seconds. Returns
+    a Stopped (sigints 0 if it had already exited)."""
+    if proc.poll() is not None:
+        return Stopped(proc.returncode, 0.0, 0)
+    t0 = time.monotonic()
+    sigints = 0
+    while time.monotonic() - t0 < limit:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGINT)
+            sigints += 1
         try:
-            proc.wait(timeout=timeout)
+            rc = proc.wait(timeout=min(repeat, max(0.1, limit - (time.monotonic() - t0))))
+            return Stopped(rc, time.monotonic() - t0, sigints)
         except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+            pass
+    proc.kill()
+    proc.wait()
+    return Stopped(proc.returncode, time.monotonic() - t0, sigints, killed=True)
+
+
+def describe(name, stopped, err, tail=3000):
+    """One message for an assertion: who, how it ended, its stderr."""
+    text = "".join(err)
+    return "%s: %s; stderr%s:\n%s" % (name, stopped or "still running",
+                                        " (last %d chars)" % tail if len(text) > tail else "",
+                                        text[-tail:])
 
 
 class Bpftrace:
@@ -128,10 +175,36 @@ class Bpftrace:
         self.env = dict(os.environ, BPFTRACE_STRLEN="200")
         self.env.update(env or {})
         self.proc = None
+        self.stopped = None
         self.out = []
         self.err = []
 
-    def start(self, timeout=30):
+    def program(self):
+        """The bpftrace program text this run executes."""
+        if self.argv[1:3] == ["-e", self.text]:
+            return self.text
+        args = self.argv[1:]
+        for i, a in enumerate(args):
+            if i and args[i - 1] == "-e":
+                return a
+            if a.endswith(".bt") and os.path.isfile(a):
+                with open(a) as f:
+                    return f.read()
+        return ""
+
+    def start(self, timeout=60):
+        """Start bpftrace and return once every probe its program names is
+        attached in every process that maps the module: bpftrace prints
+        "Attaching N probes..." before it attaches, so the harness waits
+        for the probes' semaphores instead (each attached site raises its
+        probe's semaphore by one in each process)."""
+        names = set(re.findall(r":httpd:(\w+)", self.program()))
+        want = {}
+        if names and os.path.exists(self.so):
+            sites = semaphores.sites(self.so)
+            for pid in semaphores.mappers(self.so):
+                now = semaphores.values(pid, self.so) or {}
+                want[pid] = {n: now.get(n, 0) + sites.get(n, 0) for n in names}
         self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE,
                                      stderr=subprocess.PIPE, env=self.env, text=True)
         attached = threading.Event()
@@ -146,24 +219,47 @@ class Bpftrace:
             for line in self.proc.stderr:
                 self.err.append(line)
 
-        threading.Thread(target=read_out, daemon=True).start()
-        threading.Thread(target=read_err, daemon=True).start()
-        deadline = time.time() + timeout
-        while time.time() < deadline:
-            if attached.wait(0.1):
-                # "Attaching N probes..." prints before the attach completes.
-                time.sleep(1.0)
+        self._threads = [threading.Thread(target=read_out, daemon=True),
+                         threading.Thread(target=read_err, daemon=True)]
+        for t in self._threads:
+            t.start()
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.proc.poll() is None:
+            if attached.wait(0.1) and self._semaphores_up(want):
+                if not want:
+                    # No process maps the module: nothing to read, so give
+                    # the attach a moment as before.
+                    time.sleep(1.0)
                 return self
-            if self.proc.poll() is not None:
-                break
-        raise RuntimeError("bpftrace did not attach: %s" % "".join(self.err))
+        why = "exited" if self.proc.poll() is not None else \
+            "not attached after %d s" % timeout
+        self.stopped = interrupt(self.proc)
+        raise RuntimeError("bpftrace %s: %s" % (why, self.describe()))
+
+    def _semaphores_up(self, want):
+        for pid, need in want.items():
+            now = semaphores.values(pid, self.so)
+            if now is None:         # that process is gone
+                continue
+            if any(now.get(n, 0) < v for n, v in need.items()):
+                return False
+        return True
 
     def stop(self, settle=1.0):
-        """Detach (SIGINT, as a user would) and return the Events seen."""
+        """Detach (SIGINT, repeated as a user would: see interrupt()) and
+        return the Events seen. A bpftrace that fails or has to be killed
+        fails the test with its status, time and stderr."""
         time.sleep(settle)
-        interrupt(self.proc)
-        time.sleep(0.2)
+        self.stopped = interrupt(self.proc)
+        if self.stopped.killed:
+            raise TracerKilled(self.describe())
+        for t in self._threads:
+            t.join(10)
+        assert self.stopped.rc == 0, self.describe()
         return Events("".join(self.out))
+
+    def describe(self):
+        return describe("bpftrace", self.stopped, self.err)
 
     def raw(self):
         return "".join(self.out)
