@@ -12,6 +12,7 @@ import signal
 import subprocess
 import threading
 import time
+import warnings
 
 import semaphores
 from httpd import MODULE, REPO
@@ -253,6 +254,8 @@ class Bpftrace:
         self.stopped = interrupt(self.proc)
         if self.stopped.killed:
             raise TracerKilled(self.describe())
+        if self.stopped.sigints > 1:    # the lost SIGINT, recovered: say so
+            warnings.warn("bpftrace lost a SIGINT: " + str(self.stopped))
         for t in self._threads:
             t.join(10)
         assert self.stopped.rc == 0, self.describe()
