@@ -38,27 +38,14 @@ def semaphores(so):
 
 
 def sites(so):
-    """{probe name: number of probe sites (ELF notes)} from `readelf -n`.
-    A tracer attached to a probe raises its semaphore by one per site in
-    every process that maps the module."""
+    """{probe name: number of probe sites (ELF notes)} from `readelf -n`:
+    a tracer attaches one uprobe per site."""
     out = subprocess.run(["readelf", "-n", so], capture_output=True, text=True,
                          check=True).stdout
     counts = {}
     for m in re.finditer(r"Name: (\S+)\s+Location: ", out):
         counts[m.group(1)] = counts.get(m.group(1), 0) + 1
     return counts
-
-
-def mappers(so):
-    """The pids of every live process that maps the file `so`."""
-    pids = []
-    for d in os.listdir("/proc"):
-        try:
-            if d.isdigit() and module_maps(int(d), so):
-                pids.append(int(d))
-        except OSError:     # gone meanwhile
-            continue
-    return pids
 
 
 def load_segments(so):

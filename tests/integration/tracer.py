@@ -6,6 +6,7 @@ Each probe hit prints several complete lines of the form
 different CPUs interleave, so events are reassembled by kind and key.
 """
 import collections
+import json
 import os
 import re
 import signal
@@ -164,6 +165,17 @@ def describe(name, stopped, err, tail=3000):
                                         text[-tail:])
 
 
+def uprobes_attached(pid):
+    """How many uprobes process pid has attached (bpftool perf show)."""
+    out = subprocess.run(["bpftool", "-j", "perf", "show"], capture_output=True,
+                         text=True).stdout
+    try:
+        return sum(1 for e in json.loads(out or "[]")
+                   if e.get("pid") == pid and e.get("fd_type") == "uprobe")
+    except ValueError:
+        return 0
+
+
 class Bpftrace:
     """bpftrace running SCRIPT (or `script`) against the module at `so`; or,
     with `argv`, bpftrace run with those arguments (a script file and its
@@ -194,20 +206,20 @@ class Bpftrace:
         return ""
 
     def start(self, timeout=60):
-        """Start bpftrace and return once every probe its program names is
-        attached in every process that maps the module: bpftrace prints
-        "Attaching N probes..." before it attaches, so the harness waits
-        for the probes' semaphores instead (each attached site raises its
-        probe's semaphore by one in each process)."""
+        """Start bpftrace and return once every probe site its program
+        names is attached. bpftrace prints "Attaching N probes..." before it
+        attaches; the semaphores cannot tell either (the kernel raises one
+        once per site, however many tracers share it); the kernel's list of
+        perf-event attachments can: bpftool perf shows one uprobe per site
+        per tracer process."""
         names = set(re.findall(r":httpd:(\w+)", self.program()))
-        want = {}
+        want = 0
         if names and os.path.exists(self.so):
             sites = semaphores.sites(self.so)
-            for pid in semaphores.mappers(self.so):
-                now = semaphores.values(pid, self.so) or {}
-                want[pid] = {n: now.get(n, 0) + sites.get(n, 0) for n in names}
+            want = sum(sites.get(n, 0) for n in names)
         self.proc = subprocess.Popen(self.argv, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, env=self.env, text=True)
+                                     stderr=subprocess.PIPE, env=self.env, text=True,
+                                     errors="replace")
         attached = threading.Event()
 
         def read_out():
@@ -226,25 +238,14 @@ class Bpftrace:
             t.start()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and self.proc.poll() is None:
-            if attached.wait(0.1) and self._semaphores_up(want):
+            if attached.wait(0.1) and uprobes_attached(self.proc.pid) >= want:
                 if not want:
-                    # No process maps the module: nothing to read, so give
-                    # the attach a moment as before.
-                    time.sleep(1.0)
+                    time.sleep(1.0)     # nothing to count: give it a moment
                 return self
         why = "exited" if self.proc.poll() is not None else \
             "not attached after %d s" % timeout
         self.stopped = interrupt(self.proc)
         raise RuntimeError("bpftrace %s: %s" % (why, self.describe()))
-
-    def _semaphores_up(self, want):
-        for pid, need in want.items():
-            now = semaphores.values(pid, self.so)
-            if now is None:         # that process is gone
-                continue
-            if any(now.get(n, 0) < v for n, v in need.items()):
-                return False
-        return True
 
     def stop(self, settle=1.0):
         """Detach (SIGINT, repeated as a user would: see interrupt()) and
