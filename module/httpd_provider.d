@@ -8,7 +8,8 @@
  * first, then the most used fields, then (request-done) the address of a
  * versioned struct httpd_request_info (module/mod_dtprovider.h). Every probe
  * keeps to 6 arguments so bpftrace 0.17 can read all of them on x86-64.
- * New probes may be added; existing arguments never change meaning.
+ * New probes may be added; existing arguments never move or change meaning;
+ * a probe under 6 arguments may gain one at the end (conn-done's reason).
  *
  * The order of declaration is not part of the contract but it is used:
  * dtrace -G lays the is-enabled semaphores out in this order, and the
@@ -61,9 +62,10 @@ provider httpd {
         int status, int kind) :
         (uint64_t id, string old_uri, string new_uri, int status, int kind);
 
-    /* A client connection closed. */
+    /* A client connection closed; reason: why (HTTPD_CONN_END_* in
+     * mod_dtprovider.h). */
     probe conn__done(uint64_t conn_id, uint32_t requests, uint64_t duration_us,
-        uint64_t bytes_in, uint64_t bytes_out);
+        uint64_t bytes_in, uint64_t bytes_out, int reason);
 
     /* A client connection accepted (not HTTP/2's internal connections). */
     probe conn__start(uint64_t conn_id, char *peer_ip, int peer_port,

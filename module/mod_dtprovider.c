@@ -31,8 +31,12 @@
  * is accepted while traced, or when a traced request first needs it.
  *
  * State. Per connection (c->conn_config, from c->pool): id, start time, bytes
- * in and out counted by two network-level filters, requests logged. It exists
- * only for connections seen while something was traced. HTTP/2 runs requests
+ * in and out counted by two network-level filters (which also note end of
+ * file, timeouts and errors, for conn-done's reason), requests logged. It
+ * exists only for connections seen while something was traced. Connections
+ * whose pool outlives the child (event, worker) are also listed per process
+ * while open, so a child that exits with them open still fires their
+ * conn-done (dtp_open). HTTP/2 runs requests
  * on secondary connections (c->master != NULL) on several threads: they use
  * the primary connection's state, never create it, and count atomically.
  * Per request (r->request_config, from r->pool): the id and the uri the
@@ -63,8 +67,10 @@
 #include "http_protocol.h"
 #include "http_request.h"
 #include "util_filter.h"
+#include "ap_mpm.h"
 #include "apr_shm.h"
 #include "apr_strings.h"
+#include "apr_thread_mutex.h"
 
 #include <stdint.h>
 #include <unistd.h>
@@ -160,15 +166,23 @@ static apr_uint64_t dtp_next_id(apr_uint64_t *counter)
 /* Per-connection state                                                      */
 /* ------------------------------------------------------------------------ */
 
-typedef struct {
+typedef struct dtp_conn dtp_conn_t;
+struct dtp_conn {
     apr_uint64_t id;
+    conn_rec *c;
     apr_time_t start;           /* accepted; 0 if not seen accepted */
     apr_time_t end;             /* pre_close_connection; 0 until then */
+    apr_time_t last;            /* the last request logged; 0 before */
     apr_uint64_t bytes_in;      /* counted by the filters below */
     apr_uint64_t bytes_out;
     apr_uint32_t requests;      /* request-done's on it, atomically */
     int started;                /* conn-start fired: conn-done may fire */
-} dtp_conn_t;
+    int done;                   /* conn-done is past (dtp_open_lock) */
+    /* What the input filter saw: end of file, a timeout, an error. */
+    unsigned int saw_eof:1, saw_timeup:1, saw_error:1;
+    dtp_conn_t *prev, *next;    /* in dtp_open while `open` */
+    int open;
+};
 
 /* Per-request state, made at post_read_request while a request probe is
  * traced. */
@@ -219,6 +233,102 @@ static dtp_conn_t *dtp_conn_state(conn_rec *c, int create)
     return cs;
 }
 
+/* Connections still open whose pool outlives the child process. The event
+ * and worker MPMs make each connection's pool from the configuration pool,
+ * not the child's: a child that exits (stop, restart, the end of a graceful
+ * stop) with connections open never destroys their pools, so their
+ * cleanups, and conn-done, would never run. Such connections are listed here
+ * (only while traced) and the child's pool cleanup fires conn-done for those
+ * still open. Under prefork the connection's pool is a subpool of the
+ * child's: destroying the child's pool runs its cleanup, nothing to list. */
+static apr_pool_t *dtp_pchild;
+static dtp_conn_t *dtp_open;
+#if APR_HAS_THREADS
+static apr_thread_mutex_t *dtp_open_lock;
+#define DTP_OPEN_LOCK() \
+    do { if (dtp_open_lock) apr_thread_mutex_lock(dtp_open_lock); } while (0)
+#define DTP_OPEN_UNLOCK() \
+    do { if (dtp_open_lock) apr_thread_mutex_unlock(dtp_open_lock); } while (0)
+#else
+#define DTP_OPEN_LOCK() do { } while (0)
+#define DTP_OPEN_UNLOCK() do { } while (0)
+#endif
+
+static void dtp_open_add(dtp_conn_t *cs)
+{
+    DTP_OPEN_LOCK();
+    cs->prev = NULL;
+    cs->next = dtp_open;
+    if (dtp_open != NULL) {
+        dtp_open->prev = cs;
+    }
+    dtp_open = cs;
+    cs->open = 1;
+    DTP_OPEN_UNLOCK();
+}
+
+/* Call with the lock held. */
+static void dtp_open_unlink(dtp_conn_t *cs)
+{
+    if (cs->prev != NULL) {
+        cs->prev->next = cs->next;
+    }
+    else {
+        dtp_open = cs->next;
+    }
+    if (cs->next != NULL) {
+        cs->next->prev = cs->prev;
+    }
+    cs->open = 0;
+}
+
+/* Why a connection ended (HTTPD_CONN_END_*, mod_dtprovider.h says the
+ * order). Under the event MPM a connection whose keep-alive expires is
+ * closed by the listener thread without a read: it shows as idle past
+ * KeepAliveTimeout. */
+static int dtp_conn_reason(const dtp_conn_t *cs, apr_time_t end)
+{
+    conn_rec *c = cs->c;
+    int state = AP_MPMQ_RUNNING;
+
+    /* A stopping child closes or cuts (an ungraceful stop shuts its
+     * sockets down under blocked reads) what the client did not end. */
+    if (!cs->saw_eof && !cs->saw_timeup
+        && ap_mpm_query(AP_MPMQ_MPM_STATE, &state) == APR_SUCCESS
+        && state == AP_MPMQ_STOPPING) {
+        return HTTPD_CONN_END_SHUTDOWN;
+    }
+    if (c->aborted || cs->saw_error) {
+        return HTTPD_CONN_END_ABORTED;
+    }
+    if (cs->saw_eof) {
+        return HTTPD_CONN_END_CLIENT;
+    }
+    if (cs->saw_timeup) {
+        return HTTPD_CONN_END_TIMEOUT;
+    }
+    if (c->keepalive == AP_CONN_CLOSE) {
+        return HTTPD_CONN_END_SERVER;
+    }
+    if (cs->last != 0 && c->base_server != NULL
+        && end - cs->last >= c->base_server->keep_alive_timeout) {
+        return HTTPD_CONN_END_TIMEOUT;
+    }
+    return HTTPD_CONN_END_UNKNOWN;
+}
+
+static void dtp_conn_done(dtp_conn_t *cs, int reason)
+{
+    apr_time_t end = cs->end != 0 ? cs->end : apr_time_now();
+
+    if (reason < 0) {
+        reason = dtp_conn_reason(cs, end);
+    }
+    HTTPD_CONN_DONE(cs->id, __atomic_load_n(&cs->requests, __ATOMIC_RELAXED),
+                    (uint64_t)(end > cs->start ? end - cs->start : 0),
+                    cs->bytes_in, cs->bytes_out, reason);
+}
+
 /* Fire conn-done once, from the cleanup of c->pool. Not earlier: a request
  * Apache refused while reading it (400, 414) is logged when its end-of-request
  * bucket is destroyed, which happens after pre_close_connection; only the
@@ -229,15 +339,37 @@ static dtp_conn_t *dtp_conn_state(conn_rec *c, int create)
 static apr_status_t dtp_conn_cleanup(void *data)
 {
     dtp_conn_t *cs = data;
-    apr_time_t end;
+    int done;
 
-    if (!cs->started || !HTTPD_CONN_DONE_ENABLED()) {
-        return APR_SUCCESS;
+    DTP_OPEN_LOCK();
+    if (cs->open) {
+        dtp_open_unlink(cs);
     }
-    end = cs->end != 0 ? cs->end : apr_time_now();
-    HTTPD_CONN_DONE(cs->id, __atomic_load_n(&cs->requests, __ATOMIC_RELAXED),
-                    (uint64_t)(end > cs->start ? end - cs->start : 0),
-                    cs->bytes_in, cs->bytes_out);
+    done = cs->done;
+    cs->done = 1;
+    DTP_OPEN_UNLOCK();
+    if (!done && cs->started && HTTPD_CONN_DONE_ENABLED()) {
+        dtp_conn_done(cs, -1);
+    }
+    return APR_SUCCESS;
+}
+
+/* The child's pool is being destroyed: the process exits. Every listed
+ * connection is still open and will never be closed by Apache. */
+static apr_status_t dtp_child_exit(void *data)
+{
+    (void)data;
+    DTP_OPEN_LOCK();
+    while (dtp_open != NULL) {
+        dtp_conn_t *cs = dtp_open;
+
+        dtp_open_unlink(cs);
+        cs->done = 1;
+        if (HTTPD_CONN_DONE_ENABLED()) {
+            dtp_conn_done(cs, HTTPD_CONN_END_SHUTDOWN);
+        }
+    }
+    DTP_OPEN_UNLOCK();
     return APR_SUCCESS;
 }
 
@@ -259,6 +391,23 @@ static apr_status_t dtp_in_filter(ap_filter_t *f, apr_bucket_brigade *bb,
     if (rv == APR_SUCCESS && mode != AP_MODE_SPECULATIVE
         && apr_brigade_length(bb, 0, &len) == APR_SUCCESS && len > 0) {
         cs->bytes_in += (apr_uint64_t)len;
+    }
+    else if (APR_STATUS_IS_EOF(rv)
+             || (rv == APR_SUCCESS && block == APR_BLOCK_READ
+                 && APR_BRIGADE_EMPTY(bb)
+                 && (mode == AP_MODE_GETLINE || mode == AP_MODE_READBYTES
+                     || mode == AP_MODE_SPECULATIVE))) {
+        /* A blocking read at end of file first hands back nothing (an
+         * empty brigade), and APR_EOF only on the next read. A
+         * non-blocking read that finds nothing also hands back an empty
+         * brigade: that one says nothing. */
+        cs->saw_eof = 1;
+    }
+    else if (APR_STATUS_IS_TIMEUP(rv)) {
+        cs->saw_timeup = 1;
+    }
+    else if (rv != APR_SUCCESS && !APR_STATUS_IS_EAGAIN(rv)) {
+        cs->saw_error = 1;
     }
     return rv;
 }
@@ -325,6 +474,25 @@ static int dtp_post_config(apr_pool_t *pconf, apr_pool_t *plog,
     return OK;
 }
 
+/* child_init (RUN_ALL), in each child: the pool whose destruction means the
+ * process exits, and the list of open connections (see dtp_open). */
+static void dtp_child_init(apr_pool_t *pchild, server_rec *s)
+{
+    (void)s;
+    dtp_pchild = pchild;
+#if APR_HAS_THREADS
+    /* Created first, so destroyed after dtp_child_exit has run. */
+    if (apr_thread_mutex_create(&dtp_open_lock, APR_THREAD_MUTEX_DEFAULT,
+                                pchild) != APR_SUCCESS) {
+        dtp_open_lock = NULL;
+        dtp_pchild = NULL;      /* no list without its lock */
+        return;
+    }
+#endif
+    apr_pool_cleanup_register(pchild, NULL, dtp_child_exit,
+                              apr_pool_cleanup_null);
+}
+
 static DTP_COLD int dtp_pre_connection_traced(conn_rec *c)
 {
     dtp_conn_t *cs;
@@ -338,10 +506,14 @@ static DTP_COLD int dtp_pre_connection_traced(conn_rec *c)
     if (!HTTPD_CONN_START_ENABLED() && !HTTPD_CONN_DONE_ENABLED()) {
         return OK;              /* only request probes are traced */
     }
+    cs->c = c;
     cs->start = apr_time_now();
     cs->started = 1;
     apr_pool_cleanup_register(c->pool, cs, dtp_conn_cleanup,
                               apr_pool_cleanup_null);
+    if (dtp_pchild != NULL && !apr_pool_is_ancestor(dtp_pchild, c->pool)) {
+        dtp_open_add(cs);       /* its pool outlives the child */
+    }
     if (HTTPD_CONN_DONE_ENABLED()) {
         ap_add_input_filter_handle(dtp_in_filter_handle, cs, NULL, c);
         ap_add_output_filter_handle(dtp_out_filter_handle, cs, NULL, c);
@@ -585,6 +757,7 @@ static DTP_COLD int dtp_log_transaction_traced(request_rec *r)
     info.conn_id = dtp_request_conn_id(r, &cs);
     if (cs != NULL) {
         __atomic_add_fetch(&cs->requests, 1, __ATOMIC_RELAXED);
+        cs->last = apr_time_now();  /* for conn-done's reason */
     }
     if (!HTTPD_REQUEST_DONE_ENABLED()) {
         return DECLINED;
@@ -697,6 +870,7 @@ static void dtp_register_hooks(apr_pool_t *p)
 {
     (void)p;
     ap_hook_post_config(dtp_post_config, NULL, NULL, APR_HOOK_MIDDLE);
+    ap_hook_child_init(dtp_child_init, NULL, NULL, APR_HOOK_MIDDLE);
     ap_hook_pre_connection(dtp_pre_connection, NULL, NULL,
                            APR_HOOK_REALLY_FIRST);
     ap_hook_pre_close_connection(dtp_pre_close_connection, NULL, NULL,

@@ -61,6 +61,25 @@ struct httpd_request_info {
 #define HTTPD_PHASE_LOG       5 /* log_transaction */
 #define HTTPD_PHASE_END       6 /* the request's memory is freed: it is over */
 
+/* httpd:::conn-done's reason argument: why the connection ended, from what
+ * the module saw of it; the first that applies, in this order: */
+#define HTTPD_CONN_END_SHUTDOWN 5 /* the server was stopping (stop, restart,
+                                     graceful restart, graceful-stop) and
+                                     closed or cut it, or the process exited
+                                     with it open; not when the client closed
+                                     it or it timed out meanwhile */
+#define HTTPD_CONN_END_ABORTED  4 /* a network error, or the client went away
+                                     while Apache was writing (c->aborted) */
+#define HTTPD_CONN_END_CLIENT   1 /* the client closed it: Apache read end of
+                                     file */
+#define HTTPD_CONN_END_TIMEOUT  2 /* nothing came in time: a read timed out,
+                                     or the connection sat idle past
+                                     KeepAliveTimeout */
+#define HTTPD_CONN_END_SERVER   3 /* Apache closed it after a response
+                                     (Connection: close, MaxKeepAliveRequests,
+                                     an error status) */
+#define HTTPD_CONN_END_UNKNOWN  0 /* none of the above was seen */
+
 /* httpd:::internal-redirect's kind argument. */
 #define HTTPD_REDIRECT_NEW    0 /* a new internal request: phases restart */
 #define HTTPD_REDIRECT_FAST   1 /* a subrequest adopted in place */

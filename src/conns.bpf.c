@@ -50,7 +50,8 @@ int BPF_USDT(conn__start, __u64 conn_id, const char *peer_ip, int peer_port, con
 	return 0;
 }
 
-static __always_inline void summary_add(__u32 requests, __u64 bytes_in, __u64 bytes_out)
+static __always_inline void summary_add(__u32 requests, __u64 bytes_in, __u64 bytes_out,
+					__u32 reason)
 {
 	__u32 g = gen & 1;
 	struct conn_summary *s = bpf_map_lookup_elem(&summaries, &g);
@@ -61,12 +62,13 @@ static __always_inline void summary_add(__u32 requests, __u64 bytes_in, __u64 by
 	__sync_fetch_and_add(&s->requests, requests);
 	__sync_fetch_and_add(&s->bytes_in, bytes_in);
 	__sync_fetch_and_add(&s->bytes_out, bytes_out);
+	__sync_fetch_and_add(&s->ends[(__u32)reason < CONN_REASONS ? reason : 0], 1);
 	hist_add_atomic(&s->reqs, requests);
 }
 
 SEC("usdt")
 int BPF_USDT(conn__done, __u64 conn_id, __u32 requests, __u64 duration_us, __u64 bytes_in,
-	     __u64 bytes_out)
+	     __u64 bytes_out, int reason)
 {
 	struct conn_start *cs;
 	struct conn_event *e;
@@ -74,7 +76,7 @@ int BPF_USDT(conn__done, __u64 conn_id, __u32 requests, __u64 duration_us, __u64
 	if (!trace_pid_match())
 		return 0;
 	if (summary) {
-		summary_add(requests, bytes_in, bytes_out);
+		summary_add(requests, bytes_in, bytes_out, reason);
 		bpf_map_delete_elem(&open_conns, &conn_id);
 		return 0;
 	}
@@ -88,6 +90,7 @@ int BPF_USDT(conn__done, __u64 conn_id, __u32 requests, __u64 duration_us, __u64
 	e->duration_us = duration_us;
 	e->bytes_in = bytes_in;
 	e->bytes_out = bytes_out;
+	e->reason = reason;
 	cs = bpf_map_lookup_elem(&open_conns, &conn_id);
 	e->start_seen = cs != NULL;
 	if (cs) {

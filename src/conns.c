@@ -22,6 +22,7 @@
 #include "hist.h"
 #include "httpdtrace.h"
 #include "conns.h"
+#include "mod_dtprovider.h"
 #include "conns.skel.h"
 #include "trace.h"
 
@@ -108,12 +109,24 @@ static char *when(char *buf, size_t len, unsigned long long mono_ns)
 /* ---------------------------------------------------------------------------
  * One line per connection
  * ------------------------------------------------------------------------- */
+/* conn-done's reason (HTTPD_CONN_END_*, mod_dtprovider.h) as a word. */
+static const char *const reason_names[CONN_REASONS] = {
+	[HTTPD_CONN_END_UNKNOWN] = "unknown", [HTTPD_CONN_END_CLIENT] = "client",
+	[HTTPD_CONN_END_TIMEOUT] = "timeout", [HTTPD_CONN_END_SERVER] = "server",
+	[HTTPD_CONN_END_ABORTED] = "aborted", [HTTPD_CONN_END_SHUTDOWN] = "shutdown",
+};
+
+static const char *reason_name(unsigned int reason)
+{
+	return reason < CONN_REASONS ? reason_names[reason] : "unknown";
+}
+
 static void print_header(void)
 {
 	if (env.clock)
 		printf("%-12s ", "TIME");
-	printf("%-21s %-21s %4s %10s %9s %9s\n", "PEER", "LOCAL", "REQS", "DURATION", "BYTES_IN",
-	       "BYTES_OUT");
+	printf("%-21s %-21s %4s %10s %9s %9s %s\n", "PEER", "LOCAL", "REQS", "DURATION",
+	       "BYTES_IN", "BYTES_OUT", "END");
 }
 
 static void print_line(const struct conn_event *e)
@@ -123,10 +136,11 @@ static void print_line(const struct conn_event *e)
 	if (env.clock)
 		printf("%-12s ", when(t, sizeof(t), e->ts_ns));
 	snprintf(dur, sizeof(dur), "%lluus", (unsigned long long)e->duration_us);
-	printf("%-21s %-21s %4u %10s %9llu %9llu\n",
+	printf("%-21s %-21s %4u %10s %9llu %9llu %s\n",
 	       fmt_addr(peer, sizeof(peer), e->peer_ip, e->peer_port),
 	       fmt_addr(local, sizeof(local), e->local_ip, e->local_port), e->requests, dur,
-	       (unsigned long long)e->bytes_in, (unsigned long long)e->bytes_out);
+	       (unsigned long long)e->bytes_in, (unsigned long long)e->bytes_out,
+	       reason_name(e->reason));
 }
 
 static void json_ip(const char *key, const char *ip, unsigned int port, bool seen)
@@ -152,9 +166,10 @@ static void print_json(const struct conn_event *e)
 	       (unsigned long long)e->conn_id, e->start_seen ? "true" : "false");
 	json_ip("peer", e->peer_ip, e->peer_port, e->start_seen);
 	json_ip("local", e->local_ip, e->local_port, e->start_seen);
-	printf(",\"requests\":%u,\"duration_us\":%llu,\"bytes_in\":%llu,\"bytes_out\":%llu}\n",
+	printf(",\"requests\":%u,\"duration_us\":%llu,\"bytes_in\":%llu,\"bytes_out\":%llu,"
+	       "\"reason\":\"%s\"}\n",
 	       e->requests, (unsigned long long)e->duration_us, (unsigned long long)e->bytes_in,
-	       (unsigned long long)e->bytes_out);
+	       (unsigned long long)e->bytes_out, reason_name(e->reason));
 }
 
 static int handle_event(void *ctx, void *data, size_t size)
@@ -218,6 +233,8 @@ static int take_summary(struct conns_bpf *skel, __u32 g, struct conn_summary *ou
 		out->requests += percpu[i].requests;
 		out->bytes_in += percpu[i].bytes_in;
 		out->bytes_out += percpu[i].bytes_out;
+		for (int r = 0; r < CONN_REASONS; r++)
+			out->ends[r] += percpu[i].ends[r];
 		hist_merge(&out->reqs, &percpu[i].reqs);
 	}
 	memset(percpu, 0, ncpus * sizeof(*percpu));
@@ -268,6 +285,10 @@ static int summary_report(struct conns_bpf *skel, unsigned long long *last_ns)
 		       rate, (unsigned long long)s.closes, open, (unsigned long long)s.requests,
 		       (unsigned long long)s.bytes_in, (unsigned long long)s.bytes_out);
 		hist_json(stdout, &s.reqs);
+		printf("},\"ends\":{");
+		for (int r = 0; r < CONN_REASONS; r++)
+			printf("%s\"%s\":%llu", r ? "," : "", reason_names[r],
+			       (unsigned long long)s.ends[r]);
 		printf("}}\n");
 		return 0;
 	}
@@ -276,6 +297,11 @@ static int summary_report(struct conns_bpf *skel, unsigned long long *last_ns)
 	       open, (unsigned long long)s.requests, (unsigned long long)s.bytes_in,
 	       (unsigned long long)s.bytes_out);
 	if (s.closes) {
+		printf("  ended:");
+		for (int r = 0; r < CONN_REASONS; r++)
+			if (s.ends[r])
+				printf(" %s %llu", reason_names[r], (unsigned long long)s.ends[r]);
+		printf("\n");
 		hist_print(stdout, &s.reqs, "requests per closed connection");
 		hist_print_stats(stdout, &s.reqs);
 	}

@@ -8,6 +8,7 @@
 
 #define CONN_IP_LEN 48      /* IPv6 text fits */
 #define CONN_MAX_OPEN 65536 /* connections followed at once (LRU beyond) */
+#define CONN_REASONS 6      /* conn-done's reasons 0..5 (HTTPD_CONN_END_*) */
 
 /* What conn-start said, kept by conn id until conn-done. */
 struct conn_start {
@@ -25,6 +26,7 @@ struct conn_event {
 	__u64 conn_id, duration_us, bytes_in, bytes_out;
 	__u32 pid, requests;
 	__u32 start_seen;
+	__u32 reason;      /* HTTPD_CONN_END_* (mod_dtprovider.h) */
 	__u16 peer_port, local_port;
 	char peer_ip[CONN_IP_LEN];
 	char local_ip[CONN_IP_LEN];
@@ -34,6 +36,7 @@ struct conn_event {
  * latency.h). reqs is the histogram of requests per closed connection. */
 struct conn_summary {
 	__u64 accepts, closes, requests, bytes_in, bytes_out;
+	__u64 ends[CONN_REASONS]; /* closes by reason; a later reason counts as 0 */
 	struct hist reqs;
 };
 

@@ -148,7 +148,7 @@ def test_docs_d_one_liners():
 def test_checker_catches_mistakes():
     """The checks above can fail."""
     for bad in ("httpd*:::request-finish { trace(1); }",
-                "httpd*:::conn-done { trace(args[5]); }",
+                "httpd*:::conn-done { trace(args[6]); }",
                 "httpd*:::request-done { trace(args[5]->hri_nope); }",
                 "httpd*:::request-start { trace(args[2]->hri_uri); }"):
         try:

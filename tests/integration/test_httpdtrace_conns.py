@@ -68,14 +68,15 @@ def wait_for(pred, timeout=15):
 def conn_lines(t):
     """Human output -> dicts (header first; every other line must parse)."""
     lines = t.stdout.splitlines()
-    assert lines[0].split() == ["PEER", "LOCAL", "REQS", "DURATION", "BYTES_IN", "BYTES_OUT"]
+    assert lines[0].split() == ["PEER", "LOCAL", "REQS", "DURATION", "BYTES_IN", "BYTES_OUT",
+                                "END"]
     out = []
     for line in lines[1:]:
-        m = re.match(r"^(\S+)\s+(\S+)\s+(\d+)\s+(\d+)us\s+(\d+)\s+(\d+)$", line)
+        m = re.match(r"^(\S+)\s+(\S+)\s+(\d+)\s+(\d+)us\s+(\d+)\s+(\d+) (\w+)$", line)
         assert m, line
         out.append({"peer": m.group(1), "local": m.group(2), "requests": int(m.group(3)),
                     "duration_us": int(m.group(4)), "bytes_in": int(m.group(5)),
-                    "bytes_out": int(m.group(6))})
+                    "bytes_out": int(m.group(6)), "end": m.group(7)})
     return out
 
 
@@ -102,9 +103,12 @@ def test_one_line_per_connection_exact(httpdtrace, make_httpd, mpm):
         assert t.rc == 0, t.describe()
     conns = {o["peer_port"]: o for o in js.json("conn")}
     assert set(conns) == {a.port, b.port, c.port}
-    for cl, v6, n in ((a, False, 3), (b, True, 1), (c, False, 0)):
+    # a and c: the client closed; b: Connection: close, Apache closed
+    for cl, v6, n, end in ((a, False, 3, "client"), (b, True, 1, "server"),
+                           (c, False, 0, "client")):
         o = conns[cl.port]
         assert o["start_seen"] is True
+        assert o["reason"] == end, o
         assert (o["peer_ip"], o["local_ip"], o["local_port"]) == (
             ("::1", "::1", h.port) if v6 else ("127.0.0.1", "127.0.0.1", h.port))
         assert (o["requests"], o["bytes_in"], o["bytes_out"]) == (n, cl.sent, cl.received)
@@ -126,8 +130,8 @@ def test_one_line_per_connection_exact(httpdtrace, make_httpd, mpm):
     for port, d in lines.items():
         o = conns[port]
         assert d["local"] == ("[::1]:%d" if port == b.port else "127.0.0.1:%d") % h.port
-        assert (d["requests"], d["duration_us"], d["bytes_in"], d["bytes_out"]) == (
-            o["requests"], o["duration_us"], o["bytes_in"], o["bytes_out"])
+        assert (d["requests"], d["duration_us"], d["bytes_in"], d["bytes_out"], d["end"]) == (
+            o["requests"], o["duration_us"], o["bytes_in"], o["bytes_out"], o["reason"])
 
 
 def test_start_not_seen(httpdtrace, make_httpd):
@@ -148,6 +152,7 @@ def test_start_not_seen(httpdtrace, make_httpd):
     assert o["start_seen"] is False
     assert (o["peer_ip"], o["peer_port"], o["local_ip"], o["local_port"]) == (None,) * 4
     assert (o["requests"], o["bytes_in"], o["bytes_out"]) == (1, cl.sent, cl.received)
+    assert o["reason"] == "client"
     (f,) = first.json("conn")
     assert f["start_seen"] is True and f["peer_port"] == cl.port
     assert f["conn_id"] == o["conn_id"]
@@ -184,6 +189,10 @@ def test_summary_counts_exact(httpdtrace, make_httpd):
     assert [r["report"] for r in reports] == list(range(1, len(reports) + 1))
     assert reports[-1]["open"] == 2
     assert (total("accepts"), total("closes"), total("requests")) == (5, 3, 6)
+    # the three closed by their client, and only those
+    ends = {k: sum(r["ends"][k] for r in reports) for k in reports[0]["ends"]}
+    assert ends == {"unknown": 0, "client": 3, "timeout": 0, "server": 0, "aborted": 0,
+                    "shutdown": 0}
     assert total("bytes_in") == sum(cl.sent for cl in clients[:3])
     assert total("bytes_out") == sum(cl.received for cl in clients[:3])
     buckets = {}
@@ -215,6 +224,8 @@ def test_summary_interval_count_text(httpdtrace, make_httpd):
     heads = re.findall(r"^\d\d:\d\d:\d\d\.\d{3}  accepts (\d+) \([\d.]+/s\), closes (\d+), "
                        r"open (\d+), requests (\d+), bytes in (\d+) out (\d+)$", t.stdout, re.M)
     assert len(heads) == 2
+    ended = re.findall(r"^  ended: (.*)$", t.stdout, re.M)
+    assert ended == ["client 1"] * sum(int(x[1]) for x in heads), t.stdout
 
 
 @pytest.mark.parametrize("args, msg", [
