@@ -13,6 +13,10 @@
  *   probes   the httpd probes in the module's .note.stapsdt
  *   enabled  the probes whose is-enabled semaphore is non-zero in the
  *            parent's memory right now (/proc/PID/mem): someone is tracing
+ * A module replaced on disk after Apache loaded it (make install or a
+ * package upgrade while Apache ran) is still the one the server runs: it is
+ * listed as replaced, read through /proc/PID/map_files, and the tracing
+ * commands trace that copy until a graceful restart loads the new file.
  */
 #define _GNU_SOURCE /* memmem */
 #include <argp.h>
@@ -34,8 +38,10 @@
 /* A process that maps the module. */
 struct mapper {
 	pid_t pid, ppid;
-	char module[PATH_MAX];
-	bool child; /* its parent maps the same module */
+	char module[PATH_MAX];  /* the name it was loaded as */
+	char mapfile[PATH_MAX]; /* a path that opens the copy it maps */
+	bool deleted;           /* replaced on disk since it was loaded */
+	bool child;             /* its parent maps the same module */
 };
 
 static struct {
@@ -96,7 +102,8 @@ static int mapper_add(pid_t pid, void *ctx)
 		mappers.cap = cap;
 	}
 	m = &mappers.v[mappers.n];
-	if (proc_find_mapping(pid, TRACE_MODULE_NAME, false, m->module, sizeof(m->module)) != 1)
+	if (proc_find_module(pid, TRACE_MODULE_NAME, m->module, sizeof(m->module), &m->deleted,
+			     m->mapfile, sizeof(m->mapfile)) != 1)
 		return 0;
 	m->pid = pid;
 	m->ppid = proc_ppid(pid);
@@ -117,7 +124,8 @@ static void mappers_link(void)
 	for (int i = 0; i < mappers.n; i++)
 		for (int j = 0; j < mappers.n; j++)
 			if (mappers.v[j].pid == mappers.v[i].ppid &&
-			    !strcmp(mappers.v[j].module, mappers.v[i].module))
+			    !strcmp(mappers.v[j].module, mappers.v[i].module) &&
+			    mappers.v[j].deleted == mappers.v[i].deleted)
 				mappers.v[i].child = true;
 }
 
@@ -204,7 +212,7 @@ static void print_server(const struct mapper *s)
 		snprintf(exe, sizeof(exe), "?");
 	version_of(s->pid, version, sizeof(version));
 	mpm_of(s->pid, mpm, sizeof(mpm));
-	nprobes = probes_of(s->pid, s->module, names, enabled, PROBES_MAX);
+	nprobes = probes_of(s->pid, s->mapfile, names, enabled, PROBES_MAX);
 	for (int i = 0; i < mappers.n; i++)
 		nchildren += mappers.v[i].child && mappers.v[i].ppid == s->pid;
 	for (int i = 0; i < nprobes; i++)
@@ -223,6 +231,7 @@ static void print_server(const struct mapper *s)
 		fmt_json_str(stdout, mpm);
 		printf(",\"module\":");
 		fmt_json_str(stdout, s->module);
+		printf(",\"module_replaced\":%s", s->deleted ? "true" : "false");
 		printf(",\"probes\":[");
 		for (int i = 0; i < nprobes; i++)
 			printf("%s\"%s\"", i ? "," : "", names[i]);
@@ -237,6 +246,9 @@ static void print_server(const struct mapper *s)
 	       mpm, nchildren, nchildren == 1 ? "" : "ren");
 	printf("  binary:   %s\n", exe);
 	printf("  module:   %s\n", s->module);
+	if (s->deleted)
+		printf("            (replaced on disk since Apache loaded it: httpdtrace traces the "
+		       "copy it runs;\n             `apachectl graceful` loads the new file)\n");
 	printf("  probes:   %d", nprobes < 0 ? 0 : nprobes);
 	for (int i = 0; i < nprobes; i++)
 		printf(" %s", names[i]);

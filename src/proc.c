@@ -109,6 +109,42 @@ int proc_find_mapping(pid_t pid, const char *base, bool prefix, char *path, size
 	return found;
 }
 
+int proc_find_module(pid_t pid, const char *base, char *path, size_t len, bool *deleted,
+		     char *mapfile, size_t mlen)
+{
+	static const char gone[] = " (deleted)";
+	FILE *f;
+	char line[PATH_MAX + 128];
+	struct maps_line m;
+	int found = proc_find_mapping(pid, base, false, path, len);
+
+	*deleted = false;
+	if (found) {
+		if (found == 1)
+			snprintf(mapfile, mlen, "%s", path);
+		return found;
+	}
+	if (!(f = maps_open(pid)))
+		return -1;
+	while (!found && fgets(line, sizeof(line), f)) {
+		size_t n;
+
+		if (!maps_parse(line, &m) || m.path[0] != '/' ||
+		    (n = strlen(m.path)) <= sizeof(gone) - 1 ||
+		    strcmp(m.path + n - (sizeof(gone) - 1), gone))
+			continue;
+		m.path[n - (sizeof(gone) - 1)] = '\0';
+		if (strcmp(strrchr(m.path, '/') + 1, base))
+			continue;
+		snprintf(path, len, "%s", m.path);
+		snprintf(mapfile, mlen, "/proc/%d/map_files/%llx-%llx", (int)pid, m.start, m.end);
+		found = 1;
+		*deleted = true;
+	}
+	fclose(f);
+	return found;
+}
+
 bool proc_maps_file(pid_t pid, const char *path)
 {
 	return proc_file_addr(pid, path, ~0ULL) != 0;

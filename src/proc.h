@@ -24,6 +24,15 @@ pid_t proc_ppid(pid_t pid);
  * maps (no such process, no permission). */
 int proc_find_mapping(pid_t pid, const char *base, bool prefix, char *path, size_t len);
 
+/* The module pid maps, by base name: like proc_find_mapping, but a file
+ * deleted or replaced on disk since it was mapped (a reinstall under a
+ * running server) counts too, when pid maps no live file of that name:
+ * path is then its name as it was, *deleted is set, and mapfile a path that
+ * still opens that very file, /proc/PID/map_files/START-END (root only).
+ * For a live file mapfile is path. Returns 1 found, 0 not, -1 unreadable. */
+int proc_find_module(pid_t pid, const char *base, char *path, size_t len, bool *deleted,
+		     char *mapfile, size_t mlen);
+
 /* Whether pid maps the file at `path` (compared by device and inode, so any
  * spelling of the path works). */
 bool proc_maps_file(pid_t pid, const char *path);

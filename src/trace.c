@@ -71,6 +71,13 @@ static const struct argp_option common_options[] = {
 	  "Only this process: Apache's parent pid selects all its children, "
 	  "a child's pid that child only", 0 },
 	{ "verbose", 'v', NULL, 0, "Show libbpf's own messages", 0 },
+	/* "-1" as an argument reaches argp as option '1': these hidden keys
+	 * let it say what is wrong instead of "invalid option -- '1'". */
+	{ NULL, '0', NULL, OPTION_HIDDEN, NULL, 0 }, { NULL, '1', NULL, OPTION_HIDDEN, NULL, 0 },
+	{ NULL, '2', NULL, OPTION_HIDDEN, NULL, 0 }, { NULL, '3', NULL, OPTION_HIDDEN, NULL, 0 },
+	{ NULL, '4', NULL, OPTION_HIDDEN, NULL, 0 }, { NULL, '5', NULL, OPTION_HIDDEN, NULL, 0 },
+	{ NULL, '6', NULL, OPTION_HIDDEN, NULL, 0 }, { NULL, '7', NULL, OPTION_HIDDEN, NULL, 0 },
+	{ NULL, '8', NULL, OPTION_HIDDEN, NULL, 0 }, { NULL, '9', NULL, OPTION_HIDDEN, NULL, 0 },
 	{ 0 },
 };
 
@@ -82,7 +89,8 @@ static long parse_positive(const char *arg, struct argp_state *state, const char
 	errno = 0;
 	v = strtol(arg, &end, 10);
 	if (errno || *end || end == arg || v <= 0 || v > max)
-		argp_error(state, "invalid %s: %s", what, arg);
+		argp_error(state, "invalid %s '%s': give a whole number from 1 to %ld", what, arg,
+			   max);
 	return v;
 }
 
@@ -98,6 +106,10 @@ static error_t common_parse(int key, char *arg, struct argp_state *state)
 	case 'v':
 		trace_env.verbose = true;
 		break;
+	case '0' ... '9':
+		argp_error(state, "a negative number is not an argument: an interval and a count "
+			   "are positive (1, 0.5, 500ms), options are letters");
+		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
 	}
@@ -108,7 +120,7 @@ const struct argp trace_argp = { common_options, common_parse, NULL, NULL, NULL,
 
 static const struct argp_option stream_options[] = {
 	{ "buffer-pages", 'b', "PAGES", 0,
-	  "Ring buffer size in pages, a power of 2 (default 1024: 4 MiB)", 0 },
+	  "Ring buffer size in pages, a power of 2 (default 1024: 4 MiB; at most 2 GiB)", 0 },
 	{ 0 },
 };
 
@@ -118,7 +130,9 @@ static error_t stream_parse(int key, char *arg, struct argp_state *state)
 
 	if (key != 'b')
 		return ARGP_ERR_UNKNOWN;
-	v = parse_positive(arg, state, "page count", 1 << 20);
+	/* The kernel sizes a ring buffer in bytes, in 32 bits, a power of 2:
+	 * 2 GiB at most. */
+	v = parse_positive(arg, state, "page count for -b", (1L << 31) / getpagesize());
 	if (v & (v - 1))
 		argp_error(state, "-b wants a power of 2, not %s", arg);
 	trace_env.buffer_pages = (int)v;
@@ -147,7 +161,8 @@ static error_t filter_parse(int key, char *arg, struct argp_state *state)
 		break;
 	case 'l':
 		if (filter_duration_parse(arg, &f->min_latency_us))
-			argp_error(state, "invalid latency '%s': give a unit, as in 500us, 100ms, 2s",
+			argp_error(state, "invalid latency '%s': give a positive number and a "
+				   "unit, as in 500us, 100ms, 2s",
 				   arg);
 		break;
 	case 'M':
@@ -230,23 +245,39 @@ static int check_btf(void)
 /* ---------------------------------------------------------------------------
  * Finding the module
  * ------------------------------------------------------------------------- */
+/* The distinct modules running processes map. A module replaced on disk
+ * since Apache loaded it (a reinstall while it ran) is still mapped, as
+ * "PATH (deleted)": it counts as its own entry, reachable through the
+ * /proc/PID/map_files link of the first process seen with it (the kernel
+ * attaches uprobes by inode, so that path reaches every process mapping the
+ * old copy). */
 struct found {
-	char paths[MAX_FOUND][PATH_MAX];
+	struct found_module {
+		char path[PATH_MAX];    /* the name it was loaded as */
+		char mapfile[PATH_MAX]; /* a path that opens it: path, or map_files */
+		bool deleted;
+		pid_t pid;
+	} v[MAX_FOUND];
 	int n;
+	const char *only; /* only modules loaded under this name, or NULL */
 };
 
 static int found_add(pid_t pid, void *ctx)
 {
 	struct found *f = ctx;
-	char path[PATH_MAX];
+	struct found_module m;
 
-	if (proc_find_mapping(pid, TRACE_MODULE_NAME, false, path, sizeof(path)) != 1)
+	if (proc_find_module(pid, TRACE_MODULE_NAME, m.path, sizeof(m.path), &m.deleted,
+			     m.mapfile, sizeof(m.mapfile)) != 1)
+		return 0;
+	if (f->only && strcmp(f->only, m.path))
 		return 0;
 	for (int i = 0; i < f->n; i++)
-		if (!strcmp(f->paths[i], path))
+		if (!strcmp(f->v[i].path, m.path) && f->v[i].deleted == m.deleted)
 			return 0;
+	m.pid = pid;
 	if (f->n < MAX_FOUND)
-		snprintf(f->paths[f->n++], PATH_MAX, "%s", path);
+		f->v[f->n++] = m;
 	return 0;
 }
 
@@ -264,35 +295,76 @@ static int mapped_count(pid_t pid, void *ctx)
 	return 0;
 }
 
+/* Say what a module replaced on disk means, and trace it if `use`. */
+static void use_replaced(struct trace *t, const struct found_module *m, bool use)
+{
+	if (use) {
+		snprintf(t->module, sizeof(t->module), "%s", m->mapfile);
+		trace_warn("Apache (pid %d) runs a copy of %s that was replaced on disk after it "
+			   "was loaded (a reinstall): tracing that copy through %s; `apachectl "
+			   "graceful` loads the new file (then start httpdtrace again)",
+			   (int)m->pid, m->path, m->mapfile);
+	} else {
+		trace_warn("Apache (pid %d) runs a copy of %s that was replaced on disk: it is "
+			   "not traced; `apachectl graceful` loads the new file, or trace the old "
+			   "copy with -p %d", (int)m->pid, m->path, (int)m->pid);
+	}
+}
+
 /* -p without -m: the module that process (Apache's parent or a child) maps. */
 static int module_of_pid(struct trace *t, pid_t pid)
 {
+	struct found_module m;
+
 	if (!proc_exists(pid)) {
 		trace_err("no process with pid %d", (int)pid);
 		return -ESRCH;
 	}
-	if (proc_find_mapping(pid, TRACE_MODULE_NAME, false, t->module, sizeof(t->module)) == 1)
+	if (proc_find_module(pid, TRACE_MODULE_NAME, m.path, sizeof(m.path), &m.deleted,
+			     m.mapfile, sizeof(m.mapfile)) == 1) {
+		m.pid = pid;
+		if (m.deleted)
+			use_replaced(t, &m, true);
+		else
+			snprintf(t->module, sizeof(t->module), "%s", m.path);
 		return 0;
+	}
 	trace_err("process %d has no %s mapped: is it an Apache with LoadModule "
 		  "dtprovider_module? (a2enmod dtprovider)", (int)pid, TRACE_MODULE_NAME);
 	return -ENOENT;
 }
 
-/* Neither -m nor -p: the one module running servers map, else the installed
- * one. Several different ones are ambiguous: the user picks with -m. */
+/* Neither -m nor -p: the one module running servers map, else the one copy
+ * of it a server runs after a reinstall, else the installed one. Several
+ * different ones are ambiguous: the user picks with -m or -p. */
 static int module_of_system(struct trace *t)
 {
 	struct found f = { .n = 0 };
+	int live = 0, dead = 0;
+	const struct found_module *l = NULL, *d = NULL;
 
 	proc_each(found_add, &f);
-	if (f.n == 1) {
-		snprintf(t->module, sizeof(t->module), "%s", f.paths[0]);
+	for (int i = 0; i < f.n; i++) {
+		if (f.v[i].deleted)
+			dead++, d = d ? d : &f.v[i];
+		else
+			live++, l = l ? l : &f.v[i];
+	}
+	if (live > 1 || (!live && dead > 1)) {
+		trace_err("%d different %s are mapped (%s, %s%s); pick one with -m PATH or -p PID",
+			  f.n, TRACE_MODULE_NAME, f.v[0].path, f.v[1].path, f.n > 2 ? ", ..." : "");
+		return -EEXIST;
+	}
+	if (live == 1) {
+		snprintf(t->module, sizeof(t->module), "%s", l->path);
+		for (int i = 0; i < f.n; i++)
+			if (f.v[i].deleted)
+				use_replaced(t, &f.v[i], false);
 		return 0;
 	}
-	if (f.n > 1) {
-		trace_err("%d different %s are mapped (%s, %s%s); pick one with -m PATH", f.n,
-			  TRACE_MODULE_NAME, f.paths[0], f.paths[1], f.n > 2 ? ", ..." : "");
-		return -EEXIST;
+	if (dead == 1) {
+		use_replaced(t, d, true);
+		return 0;
 	}
 	if (access(INSTALLED_MODULE, R_OK) == 0) {
 		snprintf(t->module, sizeof(t->module), "%s", INSTALLED_MODULE);
@@ -302,6 +374,24 @@ static int module_of_system(struct trace *t)
 		  "loaded? (a2enmod dtprovider) or give its path with -m PATH",
 		  TRACE_MODULE_NAME, INSTALLED_MODULE);
 	return -ENOENT;
+}
+
+/* -m PATH that no process maps while a server runs a replaced copy loaded
+ * under that name: that copy is what the user means. */
+static void module_or_replaced(struct trace *t)
+{
+	struct mapped m = { .path = t->module, .n = 0 };
+	struct found f = { .n = 0, .only = t->module };
+
+	proc_each(mapped_count, &m);
+	if (m.n)
+		return;
+	proc_each(found_add, &f);
+	for (int i = 0; i < f.n; i++)
+		if (f.v[i].deleted) {
+			use_replaced(t, &f.v[i], true);
+			return;
+		}
 }
 
 static int module_resolve(struct trace *t)
@@ -319,6 +409,7 @@ static int module_resolve(struct trace *t)
 			trace_err("no process with pid %d", (int)trace_env.pid);
 			return -ESRCH;
 		}
+		module_or_replaced(t);
 	} else {
 		n = trace_env.pid ? module_of_pid(t, trace_env.pid) : module_of_system(t);
 		if (n)
@@ -485,7 +576,11 @@ int trace_load(struct trace *t, struct bpf_object_skeleton *skel)
 	if (err)
 		return err;
 	err = bpf_object__load_skeleton(skel);
-	if (err)
+	if (err && trace_env.buffer_pages && (err == -ENOMEM || err == -E2BIG))
+		trace_err("cannot make a ring buffer of %d pages (%lld MiB): %s; give a smaller -b",
+			  trace_env.buffer_pages,
+			  (long long)trace_env.buffer_pages * getpagesize() >> 20, strerror(-err));
+	else if (err)
 		trace_err("cannot load the BPF program: %s (-v shows the verifier's log)",
 			  strerror(-err));
 	return err;
@@ -525,8 +620,8 @@ int trace_attach(struct trace *t)
 		t->links[t->nlinks++] = link;
 	}
 	t->start_ns = trace_now_ns();
-	fprintf(stderr, "httpdtrace: tracing %d probe%s in %s; Ctrl-C to end\n", t->nlinks,
-		t->nlinks == 1 ? "" : "s", t->module);
+	fprintf(stderr, "httpdtrace: tracing %d probe%s in %s; %s\n", t->nlinks,
+		t->nlinks == 1 ? "" : "s", t->module, t->end_hint ? t->end_hint : "Ctrl-C to end");
 	return 0;
 }
 

@@ -98,6 +98,8 @@ struct trace {
 	unsigned long long start_ns; /* CLOCK_MONOTONIC at trace_attach */
 	trace_drops_fn on_drops;   /* optional: called when drops grow (after
 				    * the stderr line), e.g. for a JSON record */
+	const char *end_hint;      /* how to stop, for the "tracing" line;
+				    * NULL: "Ctrl-C to end" */
 };
 
 /* An on_drops for -j output: {"type":"drops","dropped":N} on stdout. */
@@ -127,7 +129,7 @@ int trace_load(struct trace *t, struct bpf_object_skeleton *skel);
 
 /* After load: attach each program to httpd:<program name> in t->module for
  * every process (pid -1). Then prints "httpdtrace: tracing N probes in PATH;
- * Ctrl-C to end" on stderr (tests wait for that line). */
+ * Ctrl-C to end" (or t->end_hint) on stderr (tests wait for that line). */
 int trace_attach(struct trace *t);
 
 /* trace_attach() attaches the programs in section "usdt" only. A program of
