@@ -95,6 +95,36 @@ void fmt_json_str(FILE *f, const char *s)
 	fputc('"', f);
 }
 
+char *fmt_esc(char *buf, size_t len, const char *s)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 0;
+
+	if (!len)
+		return buf;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p >= 0x20 && *p < 0x7f && *p != '\\') {
+			if (n + 1 >= len)
+				break;
+			buf[n++] = (char)*p;
+		} else if (*p == '\\') {
+			if (n + 2 >= len)
+				break;
+			buf[n++] = '\\';
+			buf[n++] = '\\';
+		} else {
+			if (n + 4 >= len)
+				break;
+			buf[n++] = '\\';
+			buf[n++] = 'x';
+			buf[n++] = hex[*p >> 4];
+			buf[n++] = hex[*p & 15];
+		}
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
 char *fmt_uri_prefix(char *buf, size_t len, const char *uri, unsigned int n)
 {
 	const char *p = uri;

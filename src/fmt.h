@@ -28,6 +28,16 @@ char *fmt_elapsed(char *buf, size_t len, unsigned long long start_ns,
  * valid JSON. */
 void fmt_json_str(FILE *f, const char *s);
 
+/* s made safe for a terminal, as Apache's access log writes what clients
+ * send: a control byte (0x00-0x1f, 0x7f) or a byte >= 0x80 becomes "\xNN"
+ * and a backslash "\\", so no client can move the cursor, change colours or
+ * retitle the window of whoever reads the output, and every byte it sent
+ * can still be told. Truncates at a whole escape to fit len (always
+ * NUL-terminated); FMT_ESC_SIZE(n) fits any string of a char[n]. Returns
+ * buf. */
+#define FMT_ESC_SIZE(n) (4 * (n) + 1)
+char *fmt_esc(char *buf, size_t len, const char *s);
+
 /* The first n path segments of uri, then "/..." when there were more:
  * "/a/b/c" with n = 2 is "/a/b/..."; "/a/b/" and "/a/b" stay whole; n = 0 keeps
  * every uri whole. Truncates to fit len. Returns buf. */

@@ -205,7 +205,7 @@ static const char *unit_word(void)
 static void print_text(const struct entry *e, int n, const struct hist *other,
 		       unsigned long long now_us)
 {
-	char when[32];
+	char when[32], key[FMT_ESC_SIZE(LAT_KEY_LEN)];
 
 	if (env.clock)
 		printf("%s\n", fmt_clock(when, sizeof(when), now_us));
@@ -224,8 +224,8 @@ static void print_text(const struct entry *e, int n, const struct hist *other,
 		if (env.key == LAT_KEY_STATUS)
 			printf("%s = %d\n", key_names[env.key], e[i].key.status);
 		else
-			printf("%s = %s\n", key_names[env.key], e[i].key.str[0] ? e[i].key.str :
-			       "(none)");
+			printf("%s = %s\n", key_names[env.key], e[i].key.str[0] ?
+			       fmt_esc(key, sizeof(key), e[i].key.str) : "(none)");
 		hist_print(stdout, &e[i].h, unit_word());
 		hist_print_stats(stdout, &e[i].h);
 		printf("\n");

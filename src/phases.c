@@ -76,8 +76,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case 's':
 		env.slow = true;
 		if (strcmp(arg, "0") && filter_duration_parse(arg, &env.slow_us))
-			argp_error(state, "invalid threshold '%s': give a unit, as in 500us, "
-					  "100ms, 2s", arg);
+			argp_error(state, "invalid threshold '%s': give a positive number and a "
+				   "unit, as in 500us, 100ms, 2s", arg);
 		break;
 	case 'n':
 		env.no_hist = true;
@@ -115,13 +115,13 @@ static const char *phase_us(char *buf, size_t len, const struct phases_event *e,
 
 static void print_slow(const struct phases_event *e)
 {
-	char b[PHASES_N][24];
+	char b[PHASES_N][24], uri[FMT_ESC_SIZE(PHASES_URI_LEN)];
 
 	for (int p = 0; p < PHASES_N; p++)
 		phase_us(b[p], sizeof(b[p]), e, p);
 	printf("%-8llu %8llu %3d %6s %6s %6s %6s %8s %6s %s\n", (unsigned long long)e->id,
 	       (unsigned long long)e->total_ns / 1000, e->status, b[0], b[1], b[2], b[3], b[4],
-	       b[5], e->uri);
+	       b[5], fmt_esc(uri, sizeof(uri), e->uri));
 }
 
 static void print_slow_json(const struct phases_event *e)

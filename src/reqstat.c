@@ -42,7 +42,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case 'd':
 		if (filter_duration_parse(arg, &reqstat_env.duration_us) || !reqstat_env.duration_us)
-			argp_error(state, "invalid duration '%s': give a unit, as in 10s, 1m", arg);
+			argp_error(state, "invalid duration '%s': give a positive number and a "
+				   "unit, as in 10s, 1m", arg);
 		break;
 	case ARGP_KEY_ARG:
 		argp_error(state, "unexpected argument '%s'", arg);
@@ -105,6 +106,7 @@ static struct uri_total *uri_total(const char *uri)
 int reqstat_event(const struct reqstat_opts *o, const struct reqstat_event *e)
 {
 	unsigned long long v[REQSTAT_MAX];
+	char uri[FMT_ESC_SIZE(REQSTAT_URI_LEN)];
 	struct uri_total *t;
 
 	for (int i = 0; i < REQSTAT_MAX; i++)
@@ -119,7 +121,7 @@ int reqstat_event(const struct reqstat_opts *o, const struct reqstat_event *e)
 		printf("%-8llu", (unsigned long long)e->id);
 		for (int i = 0; i < o->ncols; i++)
 			printf(" %*llu", o->cols[i].width, v[i] / o->cols[i].div);
-		printf(" %s\n", e->uri);
+		printf(" %s\n", fmt_esc(uri, sizeof(uri), e->uri));
 	} else if ((t = uri_total(e->uri))) {
 		t->requests++;
 		for (int i = 0; i < REQSTAT_MAX; i++)
@@ -141,6 +143,7 @@ static int by_column(const void *a, const void *b)
 
 void reqstat_report(const struct reqstat_opts *o)
 {
+	char uri[FMT_ESC_SIZE(REQSTAT_URI_LEN)];
 	size_t n;
 
 	if (o->per_request)
@@ -166,7 +169,7 @@ void reqstat_report(const struct reqstat_opts *o)
 			for (int c = 0; c < o->ncols; c++)
 				printf(" %*llu", o->cols[c].width,
 				       totals[i].v[c] / o->cols[c].div / totals[i].requests);
-			printf(" %s\n", totals[i].uri);
+			printf(" %s\n", fmt_esc(uri, sizeof(uri), totals[i].uri));
 		}
 	}
 	ntotals = 0;

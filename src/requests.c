@@ -86,7 +86,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		break;
 	case 'd':
 		if (filter_duration_parse(arg, &env.duration_us) || !env.duration_us)
-			argp_error(state, "invalid duration '%s': give a unit, as in 10s, 1m", arg);
+			argp_error(state, "invalid duration '%s': give a positive number and a "
+				   "unit, as in 10s, 1m", arg);
 		break;
 	case ARGP_KEY_ARG:
 		argp_error(state, "unexpected argument '%s'", arg);
@@ -106,6 +107,8 @@ static void print_header(void)
 static void print_line(const struct request_event *e)
 {
 	char when[32], local[REQ_IP_LEN + 10], remote[REQ_IP_LEN + 10], lat[24];
+	char method[FMT_ESC_SIZE(REQ_SHORT_LEN)], uri[FMT_ESC_SIZE(REQ_URI_LEN)];
+	char query[FMT_ESC_SIZE(REQ_QUERY_LEN)];
 
 	if (env.clock)
 		fmt_clock(when, sizeof(when), e->start_us + e->latency_us);
@@ -114,8 +117,11 @@ static void print_line(const struct request_event *e)
 	snprintf(lat, sizeof(lat), "%lluus", (unsigned long long)e->latency_us);
 	printf("%-12s %10s %3d %-21s %-21s %-6s %s%s%s\n", when, lat, e->status,
 	       fmt_addr(local, sizeof(local), e->local_ip, e->local_port),
-	       fmt_addr(remote, sizeof(remote), e->peer_ip, e->peer_port), e->method, e->uri,
-	       env.query && e->query[0] ? "?" : "", env.query ? e->query : "");
+	       fmt_addr(remote, sizeof(remote), e->peer_ip, e->peer_port),
+	       e->method[0] ? fmt_esc(method, sizeof(method), e->method) : "-",
+	       e->uri[0] ? fmt_esc(uri, sizeof(uri), e->uri) : "-",
+	       env.query && e->query[0] ? "?" : "",
+	       env.query ? fmt_esc(query, sizeof(query), e->query) : "");
 }
 
 static void json_str(const char *key, const char *val)

@@ -55,7 +55,7 @@
 #define NS_PER_S 1000000000ULL
 #define KEY_LEN (TOP_URI_LEN + 8)
 #define MAX_SCOPES 4
-#define LINE_LEN 512
+#define LINE_LEN 1024
 
 enum group { G_URI, G_CLIENT, G_VHOST, G_STATUS, G_METHOD, G_HANDLER, G_N };
 static const char *const group_names[G_N] = { "uri", "client", "vhost", "status", "method",
@@ -716,21 +716,12 @@ static void line_row_head(char *b, size_t len, enum group g)
 		 "5XX", name);
 }
 
-/* Control characters (a client can send them) would move the cursor. */
-static void printable(char *s)
-{
-	for (; *s; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
-			*s = '?';
-}
-
 static void line_row(char *b, size_t len, const struct row *r)
 {
-	char rate[16], bytes[16], avg[16], p95[16], key[KEY_LEN];
+	char rate[16], bytes[16], avg[16], p95[16], key[FMT_ESC_SIZE(KEY_LEN)];
 	double s = interval_s();
 
-	snprintf(key, sizeof(key), "%s", r->key);
-	printable(key);
+	fmt_esc(key, sizeof(key), r->key); /* a client's bytes must not drive the terminal */
 	snprintf(b, len, "%8llu %7s %7s %7s %7s %5llu %s", r->requests,
 		 fmt_si(rate, sizeof(rate), per_s(r->delta, s)),
 		 fmt_si(bytes, sizeof(bytes), per_s(r->delta_bytes, s)),
@@ -742,29 +733,27 @@ static const char flight_head[] = "     AGE     PID CLIENT                      
 
 static void line_flight(char *b, size_t len, const struct flight *f, unsigned long long now)
 {
-	char age[16], uri[TOP_URI_LEN], client[TOP_IP_LEN], method[TOP_METHOD_LEN];
+	char age[16], uri[FMT_ESC_SIZE(TOP_URI_LEN)], client[FMT_ESC_SIZE(TOP_IP_LEN)];
+	char method[FMT_ESC_SIZE(TOP_METHOD_LEN)];
 	unsigned long long ns = now > f->f.start_ns ? now - f->f.start_ns : 0;
 
-	snprintf(uri, sizeof(uri), "%s", f->f.uri);
-	snprintf(client, sizeof(client), "%s", or_dash(f->f.client));
-	snprintf(method, sizeof(method), "%s", or_dash(f->f.method));
-	printable(uri);
-	printable(client);
-	printable(method);
+	fmt_esc(uri, sizeof(uri), f->f.uri);
+	fmt_esc(client, sizeof(client), or_dash(f->f.client));
+	fmt_esc(method, sizeof(method), or_dash(f->f.method));
 	snprintf(b, len, "%8s %7u %-31s %-8s %s", fmt_usec(age, sizeof(age), ns / 1000), f->f.pid,
 		 client, method, uri);
 }
 
 static void line_scope(char *b, size_t len)
 {
+	char value[FMT_ESC_SIZE(KEY_LEN)];
 	size_t n = (size_t)snprintf(b, len, "drill-down:");
 
 	for (int i = 0; i < view.nscopes && n < len; i++)
 		n += (size_t)snprintf(b + n, len - n, " %s %s >", group_names[view.scopes[i].field],
-				      view.scopes[i].value);
+				      fmt_esc(value, sizeof(value), view.scopes[i].value));
 	if (n < len)
 		snprintf(b + n, len - n, " (Backspace: back)");
-	printable(b);
 }
 
 /* ---------------------------------------------------------------------------
@@ -1302,13 +1291,15 @@ int top_main(int argc, char **argv)
 	if (err)
 		goto cleanup;
 	if (env.filter && set_filter(env.filter)) {
-		trace_err("%s", scr.msg);
-		err = -EINVAL;
-		goto cleanup;
+		trace_err("%s (-f takes a POSIX extended regex)", scr.msg);
+		free_state();
+		return 2; /* a usage error, as argp's */
 	}
 	err = trace_init(&t);
 	if (err)
 		goto cleanup;
+	if (!env.batch && !env.json)
+		t.end_hint = "q to quit";
 
 	skel = top_bpf__open();
 	if (!skel) {

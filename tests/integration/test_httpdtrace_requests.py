@@ -363,7 +363,11 @@ def test_error_bad_flags(tracing):
                       (["-l", "100"], "invalid latency '100'"),
                       (["-U", "(["], "invalid regex '(['"),
                       (["-b", "3"], "-b wants a power of 2, not 3"),
-                      (["-p", "x"], "invalid pid: x")]:
+                      (["-p", "x"], "invalid pid 'x': give a whole number from 1 to "),
+                      (["-b", "1048576"], "invalid page count for -b '1048576': give a whole "
+                       "number from 1 to 524288"),
+                      (["-l", "-3ms"], "invalid latency '-3ms': give a positive number and a "
+                       "unit")]:
         r = run("requests", *args)
         assert r.returncode == 2, args
         assert r.stderr.splitlines()[0].startswith("httpdtrace requests: " + msg)

@@ -235,6 +235,8 @@ def test_request_phases_script(bpftrace, make_httpd):
     assert (rows["/denied"]["type"], rows["/denied"]["handler"]) == (0, 0)
     assert rows["/sleep.lua"]["handler"] >= handlers.SLEEP_S * 1e6
     assert len({r["id"] for r in rows.values()}) == 4
+    # bpftrace compiled it without a warning (an address-space one, once)
+    assert not [l for l in t.err if "WARNING" in l], t.describe()
     # Without `each`: histograms at exit, one per phase, in phase order.
     t = bpftrace(argv=[os.path.join(SCRIPTS, "request-phases.bt"), MODULE])
     assert curl(h, "/static.html") == "200"

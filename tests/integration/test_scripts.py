@@ -54,7 +54,9 @@ def post(uri, body):
 
 
 def addr(ip, port):
-    return "[%s]:%d" % (ip, port) if ":" in ip else "%s:%d" % (ip, port)
+    """An address as the scripts print it: netstat's ip:port, no brackets
+    for IPv6 either, so the columns line up."""
+    return "%s:%d" % (ip, port)
 
 
 def run_script(bpftrace, name, *args):
@@ -120,9 +122,10 @@ def test_http_requests(bpftrace, make_httpd):
         for status, method, uri in expect:
             want.append((status, local, addr(ip, port), method, uri))
     assert sorted(got) == sorted(want)
-    # Fixed width for IPv4: every column starts where the header's does.
-    v4 = [l for l in lines[1:] if "[" not in l]
-    assert v4 and all(l[67] == " " and l[68:75].rstrip() in ("GET", "POST") for l in v4)
+    # Fixed width, IPv4 and IPv6 alike: every column starts where the
+    # header's does.
+    assert any("::1:" in l for l in lines[1:])
+    assert all(l[67] == " " and l[68:75].rstrip() in ("GET", "POST") for l in lines[1:])
 
 
 # ---------------------------------------------------------------------------
@@ -175,7 +178,7 @@ def test_request_latency_by_status(bpftrace, make_httpd):
 # ---------------------------------------------------------------------------
 # connections.bt
 # ---------------------------------------------------------------------------
-CONN_LINE = re.compile(r"^ *(\d+)\.(\d{3}) +(\S+) +(\S+) +(\d+) +(\d+) +(\d+) +(\d+)$")
+CONN_LINE = re.compile(r"^ *(\d+)\.(\d{3}) +(\S+) +(\S+) +(\d+) +(\d+) +(\d+) +(\d+) (\w+)$")
 
 
 def test_connections(bpftrace, make_httpd):
@@ -185,17 +188,21 @@ def test_connections(bpftrace, make_httpd):
     t.stop()
     lines = output_lines(t)
     assert lines[0] == ("  TIME(s)                REMOTE                 LOCAL"
-                        " REQS    DUR(us)       IN      OUT")
+                        " REQS    DUR(us)       IN      OUT END")
     got = []
     for line in lines[1:]:
         m = CONN_LINE.match(line)
         assert m, "unexpected line %r" % line
         assert int(m.group(6)) > 0
         got.append((m.group(3), m.group(4), int(m.group(5)), int(m.group(7)),
-                    int(m.group(8))))
-    want = [(addr(ip, port), addr(ip, h.port), len(expect), sent, received)
+                    int(m.group(8)), m.group(9)))
+    # Each connection's last request said Connection: close: Apache closed it.
+    want = [(addr(ip, port), addr(ip, h.port), len(expect), sent, received, "server")
             for (ip, port), sent, received, expect in conns]
     assert sorted(got) == sorted(want)
+    # IPv4 and IPv6 rows alike line up under the header.
+    assert any("::1:" in l for l in lines[1:])
+    assert all(l[53] == " " and l[54:58].strip().isdigit() for l in lines[1:])
 
 
 # ---------------------------------------------------------------------------

@@ -49,6 +49,30 @@ void test_fmt(void)
 	CHECK_STR(json("\xc0\xaf"), "\"\\u00c0\\u00af\"");
 	CHECK_STR(json("\xed\xa0\x80"), "\"\\u00ed\\u00a0\\u0080\"");
 
+	/* fmt_esc: what the access log writes for the same bytes */
+	CHECK_STR(fmt_esc(b, sizeof(b), "/plain?a=b c"), "/plain?a=b c");
+	CHECK_STR(fmt_esc(b, sizeof(b), "/\x1b[2J\x1b[31mRED\x07"), "/\\x1b[2J\\x1b[31mRED\\x07");
+	CHECK_STR(fmt_esc(b, sizeof(b), "a\\b\x7f\x01\n"), "a\\\\b\\x7f\\x01\\x0a");
+	CHECK_STR(fmt_esc(b, sizeof(b), "caf\xc3\xa9\xff"), "caf\\xc3\\xa9\\xff");
+	CHECK_STR(fmt_esc(b, sizeof(b), ""), "");
+	/* truncation never cuts an escape: 6 bytes hold "ab" and one escape */
+	CHECK_STR(fmt_esc(b, 7, "ab\x1b\x1b"), "ab\\x1b");
+	CHECK_STR(fmt_esc(b, 6, "ab\x1b"), "ab");
+	CHECK_STR(fmt_esc(b, 3, "a\\"), "a");
+	{
+		char all[256], big[FMT_ESC_SIZE(256)];
+		int ok = 1;
+
+		for (int i = 1; i < 256; i++)
+			all[i - 1] = (char)i;
+		all[255] = '\0';
+		fmt_esc(big, sizeof(big), all);
+		CHECK_U64(strlen(big), 31 * 4 + 94 + 2 + 129 * 4);
+		for (const unsigned char *p = (const unsigned char *)big; *p; p++)
+			ok &= *p >= 0x20 && *p < 0x7f;
+		CHECK(ok);
+	}
+
 	CHECK_STR(fmt_uri_prefix(b, sizeof(b), "/a/b/c", 2), "/a/b/...");
 	CHECK_STR(fmt_uri_prefix(b, sizeof(b), "/a/b/c/d.html", 1), "/a/...");
 	CHECK_STR(fmt_uri_prefix(b, sizeof(b), "/a/b/", 2), "/a/b/");
