@@ -4,6 +4,7 @@
 #   make check      install test dependencies (Debian), build, run every test
 #   make demo       the same dependencies, then a private Apache traced live
 #   make install    DESTDIR, PREFIX honoured; the module goes where apxs says
+#   make uninstall  removes what make install put (same DESTDIR, PREFIX)
 #
 # Everything generated lives under $(BUILD)/ and is never committed.
 
@@ -41,7 +42,7 @@ MOD_CFLAGS += $(SDT_CFLAGS)
 
 MODULE    := $(BUILD)/mod_dtprovider.so
 
-.PHONY: all module tools check check-deps unit integration install clean \
+.PHONY: all module tools check check-deps unit integration install uninstall clean \
         bench bench-build bench-smoke demo
 all: module tools
 
@@ -106,6 +107,11 @@ tools: $(TOOL)
 $(BUILD)/vmlinux.h: | $(BUILD)
 	$(BPFTOOL) btf dump file $(VMLINUX_BTF) format c > $@.tmp
 	mv $@.tmp $@
+
+# Skeletons are made through a pattern rule, so make would delete them as
+# intermediates after a build and rebuild everything that includes them on
+# the next `make`: keep them.
+.SECONDARY: $(SKELS) $(BUILD)/vmlinux.h
 
 # One rule per BPF program: compile, then generate its skeleton.
 $(BUILD)/%.skel.h: src/%.bpf.c $(BUILD)/vmlinux.h
@@ -212,6 +218,22 @@ install: all
 	install -m 755 scripts/dtrace/*.d $(DESTDIR)$(SHAREDIR)/scripts/dtrace/
 	install -m 644 module/httpd.d $(DESTDIR)$(PREFIX)/lib/dtrace/
 	install -m 644 README.md docs/probes.md $(DESTDIR)$(DOCDIR)/
+
+# Removes exactly what `make install` put there (same DESTDIR and PREFIX),
+# after `a2dismod dtprovider` if it is enabled; Apache keeps running the
+# copy it loaded until it is restarted.
+uninstall:
+	@if [ -z "$(DESTDIR)" ] && [ -e $(AP_SYSCONFDIR)/mods-enabled/dtprovider.load ]; then \
+	    a2dismod -q dtprovider; fi
+	rm -f $(DESTDIR)$(AP_LIBEXECDIR)/mod_dtprovider.so \
+	    $(DESTDIR)$(AP_SYSCONFDIR)/mods-available/dtprovider.load \
+	    $(DESTDIR)$(AP_SYSCONFDIR)/mods-available/dtprovider.conf \
+	    $(DESTDIR)$(PREFIX)/include/mod_dtprovider.h \
+	    $(DESTDIR)$(PREFIX)/sbin/httpdtrace \
+	    $(DESTDIR)$(PREFIX)/lib/dtrace/httpd.d
+	rm -f $(patsubst docs/man/%,$(DESTDIR)$(PREFIX)/share/man/man8/%,$(wildcard docs/man/*.8))
+	rm -rf $(DESTDIR)$(SHAREDIR) $(DESTDIR)$(DOCDIR)
+	-rmdir $(DESTDIR)$(PREFIX)/lib/dtrace 2>/dev/null
 
 clean:
 	rm -rf $(BUILD)

@@ -65,21 +65,40 @@ def fail(text):
 # ---------------------------------------------------------------------------
 # Preconditions
 # ---------------------------------------------------------------------------
+def bind_error(host, port):
+    """The OSError binding host:port gives, or None if it is free. With
+    SO_REUSEADDR, as Apache binds: the demo's own connections of a minute
+    ago (TIME-WAIT) do not keep Apache from listening, so they must not make
+    the port look taken either."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    s = socket.socket(family, socket.SOCK_STREAM)
+    try:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        s.bind((host, port))
+        return None
+    except OSError as e:
+        return e
+    finally:
+        s.close()
+
+
 def check_port():
-    """Fail unless PORT is free on both addresses Apache will listen on."""
-    for family, host in ((socket.AF_INET, "127.0.0.1"), (socket.AF_INET6, "::1")):
-        s = socket.socket(family, socket.SOCK_STREAM)
-        try:
-            s.bind((host, PORT))
-        except OSError as e:
-            if e.errno != errno.EADDRINUSE:
-                fail("cannot listen on %s (%s): the demo's Apache listens on "
-                     "127.0.0.1 and ::1" % (host, e.strerror))
-            fail("port %d on %s is taken (%s); stop what listens there "
-                 "(ss -ltnp 'sport = :%d') or run: DEMO_PORT=8081 make demo"
-                 % (PORT, host, e.strerror, PORT))
-        finally:
-            s.close()
+    """Fail unless PORT is free on both addresses Apache will listen on; say
+    which port is free instead."""
+    for host in ("127.0.0.1", "::1"):
+        e = bind_error(host, PORT)
+        if e is None:
+            continue
+        if e.errno != errno.EADDRINUSE:
+            fail("cannot listen on %s (%s): the demo's Apache listens on "
+                 "127.0.0.1 and ::1" % (host, e.strerror))
+        free = next((p for p in range(PORT + 1, min(PORT + 200, 65536))
+                     if bind_error("127.0.0.1", p) is None and bind_error("::1", p) is None),
+                    None)
+        fail("port %d on %s is taken (%s); stop what listens there "
+             "(ss -ltnp 'sport = :%d')%s"
+             % (PORT, host, e.strerror, PORT,
+                " or run: DEMO_PORT=%d make demo" % free if free else ""))
 
 
 def reachable_by_others(path):

@@ -54,3 +54,34 @@ def test_demo_port_taken(tracing):
     assert out.returncode == 1
     assert out.stdout.startswith("make demo: port %d on 127.0.0.1 is taken" % port)
     assert out.stdout.count("\n") == 1 and out.stderr == ""
+    # the port it suggests is one that is free on both addresses now
+    m = re.search(r" or run: DEMO_PORT=(\d+) make demo$", out.stdout.strip())
+    assert m and int(m.group(1)) != port, out.stdout
+    for host, family in (("127.0.0.1", socket.AF_INET), ("::1", socket.AF_INET6)):
+        with socket.socket(family) as s:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind((host, int(m.group(1))))
+
+
+def test_demo_port_in_time_wait_is_free():
+    """The demo's own connections of a minute ago leave the port in
+    TIME-WAIT; Apache (SO_REUSEADDR) can listen there, so the check must not
+    call it taken. The server side closing first puts it in TIME-WAIT."""
+    import importlib.util
+    spec = importlib.util.spec_from_file_location("demo", os.path.join(REPO, "demo", "demo.py"))
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    lst = socket.socket()
+    lst.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)     # as Apache's listener
+    lst.bind(("127.0.0.1", 0))
+    lst.listen()
+    port = lst.getsockname()[1]
+    cl = socket.create_connection(("127.0.0.1", port))
+    conn, _ = lst.accept()
+    conn.close()                # the server closes first: its side waits
+    cl.recv(1)
+    cl.close()
+    lst.close()
+    assert re.search(r"TIME-WAIT|TIME_WAIT", subprocess.run(
+        ["ss", "-tan", "sport = :%d" % port], capture_output=True, text=True).stdout)
+    assert demo.bind_error("127.0.0.1", port) is None

@@ -91,3 +91,18 @@ def test_installed_module_has_every_probe_with_a_semaphore(destdir):
     assert len(declared) >= 4
     assert set(found) == {("httpd", p) for p in declared}
     assert all(found.values())
+
+
+def test_uninstall_removes_every_installed_file(tmp_path):
+    """`make uninstall` with the same DESTDIR and PREFIX leaves no file of
+    the install behind (the a2enmod links of the test above are not in this
+    tree: it is a fresh one)."""
+    if not shutil.which("apxs"):
+        pytest.skip("apxs is not installed (make check-deps)")
+    d = str(tmp_path)
+    args = ["DESTDIR=" + d, "PREFIX=" + PREFIX]
+    subprocess.run(["make", "-C", REPO, "install"] + args, check=True, capture_output=True)
+    assert len(installed(d)) > 10
+    r = subprocess.run(["make", "-C", REPO, "uninstall"] + args, capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert installed(d) == set()
