@@ -304,6 +304,9 @@ def test_closed_pipe_exits_quietly(tracing, make_httpd):
     (["x"], "invalid interval 'x'"),
     (["1", "0"], "invalid count '0': give a number of reports (1 or more)"),
     (["1", "2", "3"], "unexpected argument '3' (after [interval] [count])"),
+    # "-1" reaches argp as an option: it must not say "invalid option -- '1'"
+    (["1", "-1"], "a negative number is not an argument: an interval and a count are positive"),
+    (["-5"], "a negative number is not an argument"),
     (["--max-keys", "0"], "invalid --max-keys '0'"),
     (["-u", "x" * 64], "-u wants 1 to 63 bytes"),
     (["-s", "99"], "invalid status '99'"),

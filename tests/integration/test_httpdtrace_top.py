@@ -562,4 +562,4 @@ def test_help_and_errors():
     assert p.stderr.strip() == ("httpdtrace: full screen needs a terminal: give -b (text) or "
                                 "-j (JSON) for a pipe")
     p = run("top", "-b", "-f", "(")
-    assert p.returncode != 0 and "invalid regex '('" in p.stderr
+    assert p.returncode == 2 and "invalid regex '('" in p.stderr       # a usage error

@@ -93,6 +93,14 @@ def test_installed_module_has_every_probe_with_a_semaphore(destdir):
     assert all(found.values())
 
 
+def test_make_after_a_build_has_nothing_to_do(destdir):
+    """The BPF skeletons are kept: a second `make` rebuilds nothing (make -q
+    exits 0 when every target is up to date). `destdir` built everything."""
+    r = subprocess.run(["make", "-C", REPO, "-q", "all"], capture_output=True, text=True)
+    assert r.returncode == 0, subprocess.run(["make", "-C", REPO, "-n", "all"],
+                                             capture_output=True, text=True).stdout[:2000]
+
+
 def test_uninstall_removes_every_installed_file(tmp_path):
     """`make uninstall` with the same DESTDIR and PREFIX leaves no file of
     the install behind (the a2enmod links of the test above are not in this
