@@ -182,6 +182,8 @@ struct dtp_conn {
     unsigned int saw_eof:1, saw_timeup:1, saw_error:1;
     dtp_conn_t *prev, *next;    /* in dtp_open while `open` */
     int open;
+    int listed;                 /* was put in dtp_open (set before any other
+                                 * thread can see it, never cleared) */
 };
 
 /* Per-request state, made at post_read_request while a request probe is
@@ -256,6 +258,7 @@ static apr_thread_mutex_t *dtp_open_lock;
 
 static void dtp_open_add(dtp_conn_t *cs)
 {
+    cs->listed = 1;
     DTP_OPEN_LOCK();
     cs->prev = NULL;
     cs->next = dtp_open;
@@ -341,13 +344,22 @@ static apr_status_t dtp_conn_cleanup(void *data)
     dtp_conn_t *cs = data;
     int done;
 
-    DTP_OPEN_LOCK();
-    if (cs->open) {
-        dtp_open_unlink(cs);
+    /* A connection that was never listed is this thread's alone: no lock.
+     * That matters under prefork, whose child destroys its pools from the
+     * SIGTERM handler, which may have interrupted this very cleanup. */
+    if (!cs->listed) {
+        done = cs->done;
+        cs->done = 1;
     }
-    done = cs->done;
-    cs->done = 1;
-    DTP_OPEN_UNLOCK();
+    else {
+        DTP_OPEN_LOCK();
+        if (cs->open) {
+            dtp_open_unlink(cs);
+        }
+        done = cs->done;
+        cs->done = 1;
+        DTP_OPEN_UNLOCK();
+    }
     if (!done && cs->started && HTTPD_CONN_DONE_ENABLED()) {
         dtp_conn_done(cs, -1);
     }
@@ -359,6 +371,9 @@ static apr_status_t dtp_conn_cleanup(void *data)
 static apr_status_t dtp_child_exit(void *data)
 {
     (void)data;
+    if (dtp_open == NULL) {
+        return APR_SUCCESS;     /* always so under prefork: never locks */
+    }
     DTP_OPEN_LOCK();
     while (dtp_open != NULL) {
         dtp_conn_t *cs = dtp_open;
