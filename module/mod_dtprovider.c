@@ -772,7 +772,9 @@ static DTP_COLD int dtp_log_transaction_traced(request_rec *r)
     info.conn_id = dtp_request_conn_id(r, &cs);
     if (cs != NULL) {
         __atomic_add_fetch(&cs->requests, 1, __ATOMIC_RELAXED);
-        cs->last = apr_time_now();  /* for conn-done's reason */
+        if (HTTPD_CONN_DONE_ENABLED()) {
+            cs->last = apr_time_now();  /* for conn-done's reason */
+        }
     }
     if (!HTTPD_REQUEST_DONE_ENABLED()) {
         return DECLINED;
