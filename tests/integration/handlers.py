@@ -10,6 +10,8 @@ Httpd's document root before requests are sent:
 """
 import os
 
+from httpd import settle_mtimes
+
 SLEEP_S = 0.2
 ALLOC_BYTES = 1 << 20
 ALLOC_CHUNKS = 4
@@ -44,3 +46,4 @@ def install(h):
         f.write(b"b" * BIG_BYTES)
     for name in list(files) + ["big.bin"]:
         os.chmod(os.path.join(h.docroot, name), 0o644)
+    settle_mtimes(h.docroot)
