@@ -14,6 +14,8 @@
  *                sys_exit adds a positive return value
  *   page faults  perf software events page-faults-min/-maj, every event
  *                (the program runs in the faulting thread)
+ *   processes    Apache's: those that map the module (user space scans),
+ *                fire a phase probe, or are forked by one (not after exec)
  */
 #include "vmlinux.h"
 #define TRACE_EVENTS
@@ -104,6 +106,30 @@ int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_s
 		bpf_map_delete_elem(&off_ts, &next_tid);
 		bpf_map_update_elem(&on_ts, &next_tid, &now, BPF_ANY);
 	}
+	return 0;
+}
+
+/* A process Apache forks (a child, under load or after a graceful restart)
+ * is Apache's from its first instruction: its first request's read comes
+ * before any phase probe and before user space's once-a-second scan. A
+ * thread is no new process; a program it runs (exec) is not Apache. */
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(sched_process_fork, struct task_struct *parent, struct task_struct *child)
+{
+	__u32 tgid = child->tgid;
+	__u8 one = 1;
+
+	if (child->tgid != parent->tgid && apache_process(parent->tgid))
+		bpf_map_update_elem(&reqstat_procs, &tgid, &one, BPF_ANY);
+	return 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(sched_process_exec, struct task_struct *p, pid_t old_pid, struct linux_binprm *bprm)
+{
+	__u32 tgid = p->tgid;
+
+	bpf_map_delete_elem(&reqstat_procs, &tgid);
 	return 0;
 }
 

@@ -141,7 +141,11 @@ int resources_main(int argc, char **argv)
 		goto cleanup;
 	rc.skel = skel;
 	reqstat_add_procs(&t, skel->maps.reqstat_procs);
-	err = trace_attach_other(&t, skel->progs.sched_switch);
+	err = trace_attach_other(&t, skel->progs.sched_process_fork);
+	if (!err)
+		err = trace_attach_other(&t, skel->progs.sched_process_exec);
+	if (!err)
+		err = trace_attach_other(&t, skel->progs.sched_switch);
 	if (!err)
 		err = trace_attach_other(&t, skel->progs.sys_enter);
 	if (!err)

@@ -4,6 +4,7 @@ file's bytes must be written on its own request, and identical requests
 must count alike."""
 import re
 import subprocess
+import time
 
 import pytest
 
@@ -57,27 +58,54 @@ def test_resources_land_on_the_right_request(httpdtrace, make_httpd, mpm):
              "/big.bin", "/static.html"]
     t = traced(httpdtrace, h, ["-r"], paths)
     rows = parse(t.stdout)
-    assert [r["uri"] for r in rows] == paths
+    assert [r["uri"] for r in rows] == paths, t.stdout
     # The request as read from the socket (before it had an id: held for it
     # by its thread), byte for byte.
-    assert [r["sock_read_bytes"] for r in rows] == t.sent
+    assert [r["sock_read_bytes"] for r in rows] == t.sent, t.stdout
     by = {}
     for r in rows:
         by.setdefault(r["uri"], []).append(r)
     # The sleep is off-CPU time of the sleeping requests only.
     for r in by["/sleep.lua"]:
-        assert r["offcpu_us"] >= SLEEP_US
+        assert r["offcpu_us"] >= SLEEP_US, t.stdout
     for r in by["/static.html"] + by["/big.bin"]:
-        assert r["offcpu_us"] < SLEEP_US
+        assert r["offcpu_us"] < SLEEP_US, t.stdout
     # Response bytes on the client socket, on their own request.
     for r in by["/big.bin"]:
-        assert handlers.BIG_BYTES <= r["sock_write_bytes"] <= handlers.BIG_BYTES + HEADERS_MAX
+        assert handlers.BIG_BYTES <= r["sock_write_bytes"] <= handlers.BIG_BYTES + HEADERS_MAX, \
+            t.stdout
     for r in by["/static.html"]:
-        assert 406 <= r["sock_write_bytes"] <= 406 + HEADERS_MAX
+        assert 406 <= r["sock_write_bytes"] <= 406 + HEADERS_MAX, t.stdout
     # Identical requests: the same bytes written, CPU and syscalls counted.
     for same in by.values():
-        assert len({r["sock_write_bytes"] for r in same}) == 1
-        assert all(r["oncpu_us"] > 0 and r["syscalls"] > 0 for r in same)
+        assert len({r["sock_write_bytes"] for r in same}) == 1, t.stdout
+        assert all(r["oncpu_us"] > 0 and r["syscalls"] > 0 for r in same), t.stdout
+
+
+def test_a_new_child_counts_from_its_first_read(httpdtrace, make_httpd):
+    """A child forked while tracing reads its first request before it fires
+    any probe, and before the tool's once-a-second scan of processes: it is
+    Apache's from its fork. A graceful restart replaces every prefork child."""
+    h = make_httpd("prefork")
+    t = httpdtrace("resources", "-m", MODULE, "-r")
+    old = set(h.children())
+    h.graceful()
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        now = set(h.children())
+        if len(now) >= 2 and not now & old:
+            break
+        time.sleep(0.01)
+    else:
+        pytest.fail("the graceful restart did not replace the children: %s" % now)
+    sent = [get(h, "/static.html") for _ in range(2)]
+    h.wait_access_lines(2)
+    t.stop(settle=1.0)
+    assert t.rc == 0, t.describe()
+    # The parent's dummy connections that woke the old children may show too.
+    rows = [r for r in parse(t.stdout) if r["uri"] == "/static.html"]
+    assert [r["sock_read_bytes"] for r in rows] == sent, t.stdout
+    assert all(r["syscalls"] > 0 and r["sock_write_bytes"] > 0 for r in rows), t.stdout
 
 
 def test_per_uri_json(httpdtrace, make_httpd):
