@@ -455,7 +455,10 @@ static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list 
 
 int trace_init(struct trace *t)
 {
-	struct sigaction sa = { .sa_handler = on_signal }; /* no SA_RESTART: wake sleeps */
+	/* SA_RESTART: a write to a full pipe is not cut short by Ctrl-C (its
+	 * output would be lost); sleeps and polls still return at once, as
+	 * they are never restarted. */
+	struct sigaction sa = { .sa_handler = on_signal, .sa_flags = SA_RESTART };
 	struct mapped m;
 	int err;
 
