@@ -30,14 +30,10 @@
 
 static struct env {
 	bool summary;
-	bool json;
-	bool clock;
 	struct trace_interval iv;
 } env;
 
-static unsigned long long nconns;
-static unsigned long long start_ns;
-static long long mono_to_epoch_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC */
+static struct trace t;
 
 const char conns_doc[] =
 	"Show one line per closed client connection (httpd:::conn-start and\n"
@@ -61,8 +57,6 @@ const char conns_doc[] =
 
 static const struct argp_option opts[] = {
 	{ "summary", 'S', NULL, 0, "A summary per interval (default: every second)", 0 },
-	{ "json", 'j', NULL, 0, "JSON lines: one object per connection (or per interval)", 0 },
-	{ "timestamp", 'T', NULL, 0, "Wall-clock times (HH:MM:SS.mmm)", 0 },
 	{ 0 },
 };
 
@@ -71,12 +65,6 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	switch (key) {
 	case 'S':
 		env.summary = true;
-		break;
-	case 'j':
-		env.json = true;
-		break;
-	case 'T':
-		env.clock = true;
 		break;
 	case ARGP_KEY_ARG:
 		trace_interval_arg(&env.iv, state, arg);
@@ -91,19 +79,6 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		return ARGP_ERR_UNKNOWN;
 	}
 	return 0;
-}
-
-static unsigned long long epoch_us(unsigned long long mono_ns)
-{
-	return (unsigned long long)((long long)mono_ns + mono_to_epoch_ns) / 1000ULL;
-}
-
-/* The TIME column: seconds since the start, or the wall clock with -T. */
-static char *when(char *buf, size_t len, unsigned long long mono_ns)
-{
-	if (env.clock)
-		return fmt_clock(buf, len, epoch_us(mono_ns));
-	return fmt_elapsed(buf, len, start_ns, mono_ns);
 }
 
 /* ---------------------------------------------------------------------------
@@ -121,9 +96,12 @@ static const char *reason_name(unsigned int reason)
 	return reason < CONN_REASONS ? reason_names[reason] : "unknown";
 }
 
-static void print_header(void)
+static void print_header(void *ctx)
 {
-	if (env.clock)
+	(void)ctx;
+	if (trace_env.json)
+		return;
+	if (trace_env.clock)
 		printf("%-12s ", "TIME");
 	printf("%-21s %-21s %4s %10s %9s %9s %s\n", "PEER", "LOCAL", "REQS", "DURATION",
 	       "BYTES_IN", "BYTES_OUT", "END");
@@ -131,10 +109,10 @@ static void print_header(void)
 
 static void print_line(const struct conn_event *e)
 {
-	char peer[CONN_IP_LEN + 10], local[CONN_IP_LEN + 10], dur[24], t[32];
+	char peer[STR_IP + 10], local[STR_IP + 10], dur[24], when[32];
 
-	if (env.clock)
-		printf("%-12s ", when(t, sizeof(t), e->ts_ns));
+	if (trace_env.clock)
+		printf("%-12s ", trace_wallclock(when, sizeof(when), e->ts_ns));
 	snprintf(dur, sizeof(dur), "%lluus", (unsigned long long)e->duration_us);
 	printf("%-21s %-21s %4u %10s %9llu %9llu %s\n",
 	       fmt_addr(peer, sizeof(peer), e->peer_ip, e->peer_port),
@@ -159,10 +137,10 @@ static void json_ip(const char *key, const char *ip, unsigned int port, bool see
 
 static void print_json(const struct conn_event *e)
 {
-	char t[32];
+	char when[32];
 
 	printf("{\"type\":\"conn\",\"time\":%s,\"pid\":%u,\"conn_id\":%llu,\"start_seen\":%s",
-	       fmt_elapsed(t, sizeof(t), start_ns, e->ts_ns), e->pid,
+	       fmt_elapsed(when, sizeof(when), t.start_ns, e->ts_ns), e->pid,
 	       (unsigned long long)e->conn_id, e->start_seen ? "true" : "false");
 	json_ip("peer", e->peer_ip, e->peer_port, e->start_seen);
 	json_ip("local", e->local_ip, e->local_port, e->start_seen);
@@ -175,38 +153,15 @@ static void print_json(const struct conn_event *e)
 static int handle_event(void *ctx, void *data, size_t size)
 {
 	const struct conn_event *e = data;
+	struct trace_stream *s = ctx;
 
-	(void)ctx;
 	if (size < sizeof(*e))
 		return 0;
-	nconns++;
-	if (env.json)
+	s->count++;
+	if (trace_env.json)
 		print_json(e);
 	else
 		print_line(e);
-	return 0;
-}
-
-static int stream(struct trace *t)
-{
-	int err = trace_stream_open(t, handle_event, NULL);
-
-	if (err)
-		return err;
-	t->on_drops = env.json ? trace_drops_json : NULL;
-	if (!env.json)
-		print_header();
-	while (!trace_exiting) {
-		err = trace_stream_poll(t);
-		if (err)
-			return err;
-	}
-	trace_stream_finish(t, &nconns, "connections");
-	if (env.json && !trace_epipe) {
-		printf("{\"type\":\"summary\",\"connections\":%llu,\"dropped\":%llu}\n", nconns,
-		       trace_drops(t));
-		fflush(stdout);
-	}
 	return 0;
 }
 
@@ -266,7 +221,7 @@ static int summary_report(struct conns_bpf *skel, unsigned long long *last_ns)
 	unsigned long long now = trace_now_ns(), open;
 	double secs = (double)(now - *last_ns) / 1e9, rate;
 	__u32 g = trace_gen_flip(&skel->bss->gen);
-	char t[32];
+	char when[32];
 	int err = take_summary(skel, g, &s);
 
 	if (err) {
@@ -276,12 +231,12 @@ static int summary_report(struct conns_bpf *skel, unsigned long long *last_ns)
 	open = count_open(skel);
 	*last_ns = now;
 	rate = secs > 0 ? (double)s.accepts / secs : 0;
-	if (env.json) {
+	if (trace_env.json) {
 		printf("{\"type\":\"conns\",\"time\":%s,\"report\":%llu,\"seconds\":%.3f,"
 		       "\"accepts\":%llu,\"accepts_per_s\":%.1f,\"closes\":%llu,\"open\":%llu,"
 		       "\"requests\":%llu,\"bytes_in\":%llu,\"bytes_out\":%llu,"
 		       "\"requests_per_conn\":{",
-		       fmt_elapsed(t, sizeof(t), start_ns, now), env.iv.reports, secs, (unsigned long long)s.accepts,
+		       fmt_elapsed(when, sizeof(when), t.start_ns, now), env.iv.reports, secs, (unsigned long long)s.accepts,
 		       rate, (unsigned long long)s.closes, open, (unsigned long long)s.requests,
 		       (unsigned long long)s.bytes_in, (unsigned long long)s.bytes_out);
 		hist_json(stdout, &s.reqs);
@@ -293,7 +248,7 @@ static int summary_report(struct conns_bpf *skel, unsigned long long *last_ns)
 		return 0;
 	}
 	printf("%s  accepts %llu (%.1f/s), closes %llu, open %llu, requests %llu, bytes in %llu "
-	       "out %llu\n", when(t, sizeof(t), now), (unsigned long long)s.accepts, rate, (unsigned long long)s.closes,
+	       "out %llu\n", trace_time(&t, when, sizeof(when), now), (unsigned long long)s.accepts, rate, (unsigned long long)s.closes,
 	       open, (unsigned long long)s.requests, (unsigned long long)s.bytes_in,
 	       (unsigned long long)s.bytes_out);
 	if (s.closes) {
@@ -312,15 +267,16 @@ static int summary_report(struct conns_bpf *skel, unsigned long long *last_ns)
 int conns_main(int argc, char **argv)
 {
 	static const struct argp_child children[] = {
+		{ &trace_output_argp, 0, "Output:", 0 },
 		{ &trace_stream_argp, 0, "Ring buffer (without -S):", 0 },
 		{ &trace_argp, 0, "Common options:", 0 },
 		{ 0 },
 	};
 	static const struct argp argp = { opts, parse_arg, "[-S [interval [count]]]", conns_doc,
 					  children, NULL, NULL };
+	struct trace_stream s = { .fn = handle_event, .begin = print_header,
+				  .what = "connections", .json_key = "connections" };
 	struct conns_bpf *skel = NULL;
-	struct trace t = { .drops_fd = -1 };
-	struct timespec rt, mono;
 	unsigned long long last_ns;
 	int err;
 
@@ -349,13 +305,10 @@ int conns_main(int argc, char **argv)
 	err = trace_attach(&t);
 	if (err)
 		goto cleanup;
-	start_ns = last_ns = t.start_ns;
-	clock_gettime(CLOCK_REALTIME, &rt);
-	clock_gettime(CLOCK_MONOTONIC, &mono);
-	mono_to_epoch_ns = (rt.tv_sec - mono.tv_sec) * 1000000000LL + (rt.tv_nsec - mono.tv_nsec);
-
+	last_ns = t.start_ns;
 	if (!env.summary) {
-		err = stream(&t);
+		s.ctx = &s;
+		err = trace_stream_run(&t, &s);
 		goto cleanup;
 	}
 	while ((err = trace_interval_wait(&env.iv)) > 0) {

@@ -6,7 +6,8 @@
 #ifndef CONNS_H
 #define CONNS_H
 
-#define CONN_IP_LEN 48      /* IPv6 text fits */
+#include "sizes.h"
+
 #define CONN_MAX_OPEN 65536 /* connections followed at once (LRU beyond) */
 #define CONN_REASONS 6      /* conn-done's reasons 0..5 (HTTPD_CONN_END_*) */
 
@@ -14,8 +15,8 @@
 struct conn_start {
 	__u64 ts_ns;
 	__u16 peer_port, local_port;
-	char peer_ip[CONN_IP_LEN];
-	char local_ip[CONN_IP_LEN];
+	char peer_ip[STR_IP];
+	char local_ip[STR_IP];
 };
 
 /* One closed connection. start_seen is 0 when its conn-start was not seen
@@ -28,8 +29,8 @@ struct conn_event {
 	__u32 start_seen;
 	__u32 reason;      /* HTTPD_CONN_END_* (mod_dtprovider.h) */
 	__u16 peer_port, local_port;
-	char peer_ip[CONN_IP_LEN];
-	char local_ip[CONN_IP_LEN];
+	char peer_ip[STR_IP];
+	char local_ip[STR_IP];
 };
 
 /* -S: what happened in one interval (per CPU, per generation as in

@@ -7,16 +7,12 @@
  */
 #include "vmlinux.h"
 #include "trace.bpf.h"
+#include "request_filter.bpf.h"
 #include "mod_dtprovider.h"
 #include "hist_shared.h"
 #include "latency.h"
 
-const volatile int status_lo = 0;	/* status filter: lo..hi, 0..0 = any */
-const volatile int status_hi = 0;
-const volatile __u64 min_latency_us = 0;
-const volatile char filt_method[LAT_METHOD_LEN] = {};	/* "" = any */
-const volatile char filt_vhost[LAT_KEY_LEN] = {};
-const volatile char filt_uri[LAT_NEEDLE_LEN] = {};	/* substring, "" = any */
+const volatile char filt_uri[STR_NAME] = {};	/* substring, "" = any */
 const volatile __u32 filt_uri_len = 0;
 const volatile int key_kind = LAT_KEY_NONE;
 const volatile bool in_ms = false;	/* histogram of milliseconds */
@@ -43,9 +39,9 @@ struct {
 /* Strings read from the process: too big for the BPF stack together. */
 struct scratch {
 	struct httpd_request_info info;
-	char method[LAT_METHOD_LEN];
-	char vhost[LAT_KEY_LEN];
-	char uri[LAT_URI_LEN + LAT_NEEDLE_LEN]; /* the tail keeps i + j in bounds */
+	char method[STR_METHOD];
+	char vhost[STR_NAME];
+	char uri[STR_URI + STR_NAME]; /* the tail keeps i + j in bounds */
 };
 
 struct {
@@ -57,16 +53,16 @@ struct {
 
 static const struct hist zero_hist;
 
-/* filt_uri occurs in uri (NUL-terminated in its first LAT_URI_LEN bytes):
+/* filt_uri occurs in uri (NUL-terminated in its first STR_URI bytes):
  * the plain quadratic search, bounded for the verifier. */
 static __always_inline bool uri_has(const char *uri)
 {
-	for (__u32 i = 0; i < LAT_URI_LEN; i++) {
+	for (__u32 i = 0; i < STR_URI; i++) {
 		bool match = true;
 
 		if (!uri[i])
 			return false;
-		for (__u32 j = 0; j < LAT_NEEDLE_LEN && j < filt_uri_len; j++) {
+		for (__u32 j = 0; j < STR_NAME && j < filt_uri_len; j++) {
 			if (uri[i + j] != filt_uri[j]) {
 				match = false;
 				break;
@@ -90,31 +86,25 @@ int BPF_USDT(request__done, __u64 id, int status, __u64 latency_us, const char *
 
 	if (!trace_pid_match())
 		return 0;
-	if (status_hi && (status < status_lo || status > status_hi))
-		return 0;
-	if (latency_us < min_latency_us)
-		return 0;
 	sc = bpf_map_lookup_elem(&scratch, &zero);
 	if (!sc)
 		return 0;
-	if (filt_method[0]) {
+	/* Strings are copied only for a filter or key that wants them. */
+	if (request_filter.method[0])
 		TRACE_STR(sc->method, method);
-		if (!TRACE_STR_MATCH(filt_method, sc->method))
+	if (request_filter.vhost[0] || key_kind == LAT_KEY_VHOST || key_kind == LAT_KEY_HANDLER) {
+		if (bpf_probe_read_user(&sc->info, sizeof(sc->info), infop))
 			return 0;
+		if (request_filter.vhost[0])
+			TRACE_STR(sc->vhost, sc->info.vhost);
 	}
+	if (!request_filter_pass(status, latency_us, request_filter.method[0] ? sc->method : NULL,
+				 request_filter.vhost[0] ? sc->vhost : NULL))
+		return 0;
 	if (filt_uri_len) {
 		TRACE_STR(sc->uri, uri);
 		if (!uri_has(sc->uri))
 			return 0;
-	}
-	if (filt_vhost[0] || key_kind == LAT_KEY_VHOST || key_kind == LAT_KEY_HANDLER) {
-		if (bpf_probe_read_user(&sc->info, sizeof(sc->info), infop))
-			return 0;
-		if (filt_vhost[0]) {
-			TRACE_STR(sc->vhost, sc->info.vhost);
-			if (!TRACE_STR_MATCH(filt_vhost, sc->vhost))
-				return 0;
-		}
 	}
 
 	k.gen = g;

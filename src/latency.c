@@ -20,9 +20,11 @@
 #include <linux/types.h>
 #include "filter.h"
 #include "fmt.h"
+#include "options.h"
 #include "hist.h"
 #include "httpdtrace.h"
 #include "latency.h"
+#include "request_filter.h"
 #include "latency.skel.h"
 #include "trace.h"
 
@@ -34,12 +36,10 @@ static const char *const key_names[] = {
 };
 
 static struct env {
-	char uri[LAT_NEEDLE_LEN];
+	char uri[STR_NAME];
 	enum lat_key_kind key;
 	unsigned long long max_keys;
 	bool ms;
-	bool json;
-	bool clock;
 	struct trace_interval iv;
 } env = { .max_keys = LAT_MAX_KEYS };
 
@@ -77,8 +77,6 @@ static const struct argp_option opts[] = {
 	{ "ms", OPT_MS, NULL, 0, "Histogram of milliseconds (default: microseconds)", 0 },
 	{ "milliseconds", 0, NULL, OPTION_ALIAS, NULL, 0 },
 	{ "uri", 'u', "SUBSTR", 0, "Only uris containing SUBSTR (up to 63 bytes)", 0 },
-	{ "json", 'j', NULL, 0, "JSON: one object per report", 0 },
-	{ "timestamp", 'T', NULL, 0, "Print the wall-clock time of each report", 0 },
 	{ "max-keys", OPT_MAX_KEYS, "N", 0, "Keep at most N keys per report; the requests of "
 					    "further keys count as (other) (default 1024)", 0 },
 	{ 0 },
@@ -101,14 +99,8 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 			argp_error(state, "-u wants 1 to %zu bytes", sizeof(env.uri) - 1);
 		strcpy(env.uri, arg);
 		break;
-	case 'j':
-		env.json = true;
-		break;
-	case 'T':
-		env.clock = true;
-		break;
 	case OPT_MAX_KEYS:
-		if (filter_count_parse(arg, &env.max_keys) || env.max_keys > 1 << 20)
+		if (opt_count_parse(arg, &env.max_keys) || env.max_keys > 1 << 20)
 			argp_error(state, "invalid --max-keys '%s': give 1 to %d", arg, 1 << 20);
 		break;
 	case ARGP_KEY_ARG:
@@ -203,12 +195,12 @@ static const char *unit_word(void)
 }
 
 static void print_text(const struct entry *e, int n, const struct hist *other,
-		       unsigned long long now_us)
+		       unsigned long long now_ns)
 {
-	char when[32], key[FMT_ESC_SIZE(LAT_KEY_LEN)];
+	char when[32], key[FMT_ESC_SIZE(STR_NAME)];
 
-	if (env.clock)
-		printf("%s\n", fmt_clock(when, sizeof(when), now_us));
+	if (trace_env.clock)
+		printf("%s\n", trace_wallclock(when, sizeof(when), now_ns));
 	if (env.key == LAT_KEY_NONE) {
 		struct hist empty = { { 0 }, 0, 0, 0 };
 		const struct hist *h = n ? &e[0].h : &empty;
@@ -280,8 +272,7 @@ static int report(struct latency_bpf *skel, unsigned long long start_ns)
 	struct hist other = { { 0 }, 0, 0, 0 };
 	__u32 g = trace_gen_flip(&skel->bss->gen);
 	struct entry *e;
-	struct timespec rt;
-	unsigned long long now_us;
+	unsigned long long now_ns;
 	int n;
 
 	n = take_generation(skel, g, &e, &other);
@@ -289,12 +280,11 @@ static int report(struct latency_bpf *skel, unsigned long long start_ns)
 		trace_err("reading the histograms: %s", strerror(-n));
 		return n;
 	}
-	clock_gettime(CLOCK_REALTIME, &rt);
-	now_us = (unsigned long long)rt.tv_sec * 1000000ULL + rt.tv_nsec / 1000;
-	if (env.json)
-		print_json(e, n, &other, start_ns, trace_now_ns());
+	now_ns = trace_now_ns();
+	if (trace_env.json)
+		print_json(e, n, &other, start_ns, now_ns);
 	else
-		print_text(e, n, &other, now_us);
+		print_text(e, n, &other, now_ns);
 	if (other.count)
 		trace_warn("%llu requests past --max-keys %llu distinct keys, shown as (other)",
 			   other.count, env.max_keys);
@@ -305,6 +295,7 @@ static int report(struct latency_bpf *skel, unsigned long long start_ns)
 int latency_main(int argc, char **argv)
 {
 	static const struct argp_child children[] = {
+		{ &trace_output_argp, 0, "Output:", 0 },
 		{ &trace_argp, 0, "Common options:", 0 },
 		{ &trace_filter_argp, 0, "Filters (in the kernel):", 0 },
 		{ 0 },
@@ -339,6 +330,7 @@ int latency_main(int argc, char **argv)
 		trace_err("cannot size the histogram map: %s", strerror(-err));
 		goto cleanup;
 	}
+	TRACE_FILTER_SET(skel);
 	err = trace_load(&t, skel->skeleton);
 	if (err)
 		goto cleanup;

@@ -10,10 +10,8 @@
 #ifndef LATENCY_H
 #define LATENCY_H
 
-#define LAT_KEY_LEN 64       /* method, vhost, handler as a key (cut to 63) */
-#define LAT_METHOD_LEN 16    /* -M filter */
-#define LAT_URI_LEN 256      /* uri read for -u (cut to 255) */
-#define LAT_NEEDLE_LEN 64    /* -u SUBSTR, at most 63 bytes */
+#include "sizes.h"
+
 #define LAT_MAX_KEYS 1024    /* default --max-keys */
 
 enum lat_key_kind {
@@ -27,7 +25,7 @@ enum lat_key_kind {
 struct lat_key {
 	__u32 gen;
 	__s32 status;
-	char str[LAT_KEY_LEN];
+	char str[STR_NAME];
 };
 
 #endif /* LATENCY_H */

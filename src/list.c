@@ -49,7 +49,6 @@ static struct {
 	int n, cap;
 } mappers;
 
-static bool json;
 
 const char list_doc[] =
 	"List the running Apache servers that have mod_dtprovider mapped: parent pid,\n"
@@ -66,26 +65,6 @@ const char list_doc[] =
 	"\n"
 	"Exits 1, saying what to do, when no server is found. Without root it sees\n"
 	"only the processes the user may inspect.";
-
-static const struct argp_option opts[] = {
-	{ "json", 'j', NULL, 0, "One JSON object per server", 0 },
-	{ 0 },
-};
-
-static error_t parse_arg(int key, char *arg, struct argp_state *state)
-{
-	switch (key) {
-	case 'j':
-		json = true;
-		break;
-	case ARGP_KEY_ARG:
-		argp_error(state, "unexpected argument '%s'", arg);
-		break;
-	default:
-		return ARGP_ERR_UNKNOWN;
-	}
-	return 0;
-}
 
 static int mapper_add(pid_t pid, void *ctx)
 {
@@ -218,7 +197,7 @@ static void print_server(const struct mapper *s)
 	for (int i = 0; i < nprobes; i++)
 		nenabled += enabled[i];
 
-	if (json) {
+	if (trace_env.json) {
 		printf("{\"pid\":%d,\"children\":[", (int)s->pid);
 		for (int i = 0, k = 0; i < mappers.n; i++)
 			if (mappers.v[i].child && mappers.v[i].ppid == s->pid)
@@ -283,10 +262,11 @@ static bool selected(const struct mapper *s)
 int list_main(int argc, char **argv)
 {
 	static const struct argp_child children[] = {
+		{ &trace_json_argp, 0, "Output:", 0 },
 		{ &trace_argp, 0, "Common options:", 0 },
 		{ 0 },
 	};
-	static const struct argp argp = { opts, parse_arg, NULL, list_doc, children, NULL, NULL };
+	static const struct argp argp = { NULL, NULL, NULL, list_doc, children, NULL, NULL };
 	int err, shown = 0;
 
 	err = argp_parse(&argp, argc, argv, 0, NULL, NULL);
@@ -302,7 +282,7 @@ int list_main(int argc, char **argv)
 	for (int i = 0; i < mappers.n; i++) {
 		if (mappers.v[i].child || !selected(&mappers.v[i]))
 			continue;
-		if (shown++ && !json)
+		if (shown++ && !trace_env.json)
 			printf("\n");
 		print_server(&mappers.v[i]);
 	}

@@ -19,6 +19,7 @@
 #include <linux/types.h>
 #include "filter.h"
 #include "fmt.h"
+#include "options.h"
 #include "hist.h"
 #include "httpdtrace.h"
 #include "mod_dtprovider.h"
@@ -29,12 +30,10 @@
 static struct env {
 	bool slow;                  /* -s: per-request lines, no histograms */
 	unsigned long long slow_us; /* its threshold */
-	bool json;
 	bool no_hist;
 } env;
 
 static struct trace_interval iv;
-static unsigned long long nslow;
 
 /* Names as the module gives them (request-phase's arg2). */
 static const char *const phase_names[PHASES_N] = {
@@ -66,7 +65,6 @@ static const struct argp_option opts[] = {
 	{ "slow", 's', "THRESHOLD", 0, "One line per request at least this slow (500us, "
 				       "100ms, 2s; 0: every request) instead of histograms", 0 },
 	{ "no-hist", 'n', NULL, 0, "The percentile table only", 0 },
-	{ "json", 'j', NULL, 0, "JSON lines", 0 },
 	{ 0 },
 };
 
@@ -75,15 +73,12 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	switch (key) {
 	case 's':
 		env.slow = true;
-		if (strcmp(arg, "0") && filter_duration_parse(arg, &env.slow_us))
+		if (strcmp(arg, "0") && opt_duration_parse(arg, &env.slow_us))
 			argp_error(state, "invalid threshold '%s': give a positive number and a "
 				   "unit, as in 500us, 100ms, 2s", arg);
 		break;
 	case 'n':
 		env.no_hist = true;
-		break;
-	case 'j':
-		env.json = true;
 		break;
 	case ARGP_KEY_ARG:
 		trace_interval_arg(&iv, state, arg);
@@ -97,8 +92,11 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 /* ---------------------------------------------------------------------------
  * -s: one line per slow request
  * ------------------------------------------------------------------------- */
-static void print_slow_header(void)
+static void print_slow_header(void *ctx)
 {
+	(void)ctx;
+	if (trace_env.json)
+		return;
 	printf("%-8s %8s %3s %6s %6s %6s %6s %8s %6s %s\n", "ID", "TOTAL", "STA", "READ",
 	       "XLATE", "ACCESS", "TYPE", "HANDLER", "LOG", "URI");
 }
@@ -115,7 +113,7 @@ static const char *phase_us(char *buf, size_t len, const struct phases_event *e,
 
 static void print_slow(const struct phases_event *e)
 {
-	char b[PHASES_N][24], uri[FMT_ESC_SIZE(PHASES_URI_LEN)];
+	char b[PHASES_N][24], uri[FMT_ESC_SIZE(STR_URI)];
 
 	for (int p = 0; p < PHASES_N; p++)
 		phase_us(b[p], sizeof(b[p]), e, p);
@@ -163,16 +161,16 @@ static void phases_hint(void)
 static int handle_event(void *ctx, void *data, size_t size)
 {
 	const struct phases_event *e = data;
+	struct trace_stream *s = ctx;
 
-	(void)ctx;
 	if (size < sizeof(*e))
 		return 0;
-	nslow++;
+	s->count++;
 	if (e->ns[HTTPD_PHASE_ACCESS] || e->ns[HTTPD_PHASE_TYPE] || e->ns[HTTPD_PHASE_HANDLER])
 		with_hooks++;
 	else
 		without_hooks++;
-	if (env.json)
+	if (trace_env.json)
 		print_slow_json(e);
 	else
 		print_slow(e);
@@ -209,7 +207,7 @@ static void print_report(const struct hist *h)
 {
 	char title[64];
 
-	if (env.json) {
+	if (trace_env.json) {
 		for (int p = 0; p < PHASES_N; p++)
 			printf("{\"type\":\"phase\",\"phase\":\"%s\",\"count\":%llu,"
 			       "\"sum_us\":%llu,\"p50_us\":%llu,\"p90_us\":%llu,\"p99_us\":%llu,"
@@ -238,13 +236,16 @@ static void print_report(const struct hist *h)
 int phases_main(int argc, char **argv)
 {
 	static const struct argp_child children[] = {
+		{ &trace_json_argp, 0, "Output:", 0 },
 		{ &trace_argp, 0, "Common options:", 0 },
 		{ 0 },
 	};
 	static const struct argp argp = { opts, parse_arg, "[interval] [count]", phases_doc,
 					  children, NULL, NULL };
+	struct trace_stream s = { .fn = handle_event, .begin = print_slow_header,
+				  .what = "slow requests" };
 	struct phases_bpf *skel = NULL;
-	struct trace t = { .drops_fd = -1 };
+	struct trace t;
 	struct hist h[PHASES_N];
 	int err;
 
@@ -275,15 +276,8 @@ int phases_main(int argc, char **argv)
 		goto cleanup;
 
 	if (env.slow) {
-		err = trace_stream_open(&t, handle_event, NULL);
-		if (err)
-			goto cleanup;
-		if (!env.json)
-			print_slow_header();
-		while (!trace_exiting && !(err = trace_stream_poll(&t)))
-			;
-		if (!err)
-			trace_stream_finish(&t, &nslow, "slow requests");
+		s.ctx = &s;
+		err = trace_stream_run(&t, &s);
 		phases_hint();
 		goto cleanup;
 	}
@@ -296,7 +290,7 @@ int phases_main(int argc, char **argv)
 		without_hooks += h[HTTPD_PHASE_TRANSLATE].count;
 		print_report(h);
 		phases_hint();
-		if (!trace_interval_last(&iv) && !env.json)
+		if (!trace_interval_last(&iv) && !trace_env.json)
 			printf("\n");
 	}
 

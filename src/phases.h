@@ -6,10 +6,11 @@
 #ifndef PHASES_H
 #define PHASES_H
 
+#include "sizes.h"
+
 /* read, translate, access, type, handler, log: HTTPD_PHASE_READ (0) to
  * HTTPD_PHASE_LOG (5) of mod_dtprovider.h; HTTPD_PHASE_END closes log. */
 #define PHASES_N 6
-#define PHASES_URI_LEN 256
 
 struct phases_event {
 	__u64 id;            /* request id */
@@ -18,7 +19,7 @@ struct phases_event {
 	__u32 ran;           /* bit p: phase p ran */
 	__s32 status;        /* final status, 0 if request-done was not seen */
 	__u32 pid, tid;      /* the process, and the thread that ended it */
-	char uri[PHASES_URI_LEN]; /* as the client asked */
+	char uri[STR_URI]; /* as the client asked */
 };
 
 #endif /* PHASES_H */

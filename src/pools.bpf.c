@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * pools.bpf.c - kernel side of `httpdtrace pools`: count apr_palloc() and
- * malloc() calls and bytes of Apache's threads, per request (reqstat.bpf.h
+ * malloc() calls and bytes of Apache's threads, per request (charge.bpf.h
  * says which request a thread works for). The uprobes are attached by
  * pools.c to each Apache process's own libapr and libc.
  *
@@ -13,18 +13,18 @@
 #include "vmlinux.h"
 #define TRACE_EVENTS
 #include "trace.bpf.h"
-#include "reqstat.bpf.h"
+#include "charge.bpf.h"
 #include "pools.h"
 
 /* One call of `size` bytes: counters calls and calls + 1. */
 static __always_inline void count(__u32 calls, __u64 size)
 {
-	struct reqstat_counts *c;
+	struct charge_counts *c;
 
 	if (!trace_pid_match())
 		return;
-	c = reqstat_counts_here((__u32)bpf_get_current_pid_tgid(), true);
-	if (!c || calls + 1 >= REQSTAT_MAX)
+	c = charge_counts_here((__u32)bpf_get_current_pid_tgid(), true);
+	if (!c || calls + 1 >= CHARGE_MAX)
 		return;
 	__sync_fetch_and_add(&c->v[calls], 1);
 	__sync_fetch_and_add(&c->v[calls + 1], size);

@@ -6,7 +6,7 @@
  * The uprobes are attached per process, to the libapr and libc each Apache
  * process maps (never system-wide: malloc is everywhere), at start and, for
  * children forked later, by a rescan once a second. Which request a thread
- * works for comes from request-phase (reqstat.h states the rule).
+ * works for comes from request-phase (charge.h states the rule).
  */
 #include <argp.h>
 #include <errno.h>
@@ -18,19 +18,19 @@
 #include "pools.h"
 #include "pools.skel.h"
 #include "proc.h"
-#include "reqstat.h"
+#include "charge.h"
 #include "trace.h"
 
 #define POOLS_MAX_PROCS 256
 
-static const struct reqstat_col cols[] = {
+static const struct charge_col cols[] = {
 	[POOLS_PALLOC_CALLS] = { "PALLOCS", "palloc_calls", 8, 1 },
 	[POOLS_PALLOC_BYTES] = { "PBYTES", "palloc_bytes", 10, 1 },
 	[POOLS_MALLOC_CALLS] = { "MALLOCS", "malloc_calls", 8, 1 },
 	[POOLS_MALLOC_BYTES] = { "MBYTES", "malloc_bytes", 10, 1 },
 };
 
-/* The processes whose libapr and libc have our uprobes. */
+/* The processes whose libapr and libc have our uprobes (links held by t). */
 struct pools_procs {
 	struct trace *t;
 	struct pools_bpf *skel;
@@ -95,6 +95,8 @@ static int attach_proc(pid_t pid, void *ctx)
 		bpf_link__destroy(malloc_);
 		return 0;
 	}
+	if (trace_link_add(pp->t, palloc) || trace_link_add(pp->t, malloc_))
+		return -ENOMEM;
 	pp->pids[pp->n] = pid;
 	pp->links[pp->n][0] = palloc;
 	pp->links[pp->n][1] = malloc_;
@@ -111,8 +113,8 @@ static void rescan(void *ctx)
 	for (int i = 0; i < pp->n; i++) {
 		if (proc_exists(pp->pids[i]))
 			continue;
-		bpf_link__destroy(pp->links[i][0]);
-		bpf_link__destroy(pp->links[i][1]);
+		trace_link_destroy(pp->t, pp->links[i][0]);
+		trace_link_destroy(pp->t, pp->links[i][1]);
 		pp->n--;
 		pp->pids[i] = pp->pids[pp->n];
 		pp->links[i][0] = pp->links[pp->n][0];
@@ -120,22 +122,24 @@ static void rescan(void *ctx)
 		i--;
 	}
 	proc_each(attach_proc, pp);
-	reqstat_add_procs(pp->t, pp->skel->maps.reqstat_procs);
+	charge_add_procs(pp->t, pp->skel->maps.charge_procs);
 }
 
 int pools_main(int argc, char **argv)
 {
 	static const struct argp_child children[] = {
-		{ &reqstat_argp, 0, NULL, 0 },
+		{ &charge_argp, 0, NULL, 0 },
+		{ &trace_json_argp, 0, NULL, 0 },
+		{ &trace_duration_argp, 0, NULL, 0 },
 		{ &trace_stream_argp, 0, "Ring buffer:", 0 },
 		{ &trace_argp, 0, "Common options:", 0 },
 		{ 0 },
 	};
 	static const struct argp argp = { NULL, NULL, NULL, pools_doc, children, NULL, NULL };
 	struct pools_bpf *skel = NULL;
-	struct trace t = { .drops_fd = -1 };
+	struct trace t;
 	struct pools_procs pp = { .t = &t };
-	struct reqstat_opts o = { .cols = cols, .ncols = 4, .sort = POOLS_PALLOC_BYTES };
+	struct charge_opts o = { .cols = cols, .ncols = 4, .sort = POOLS_PALLOC_BYTES };
 	int err;
 
 	err = argp_parse(&argp, argc, argv, 0, NULL, NULL);
@@ -154,7 +158,7 @@ int pools_main(int argc, char **argv)
 	if (err)
 		goto cleanup;
 	pp.skel = skel;
-	reqstat_add_procs(&t, skel->maps.reqstat_procs);
+	charge_add_procs(&t, skel->maps.charge_procs);
 	proc_each(attach_proc, &pp);
 	if (pp.err) {
 		err = pp.err;
@@ -165,15 +169,11 @@ int pools_main(int argc, char **argv)
 	err = trace_attach(&t);
 	if (err)
 		goto cleanup;
-	err = reqstat_run(&t, &o, rescan, &pp);
+	err = charge_run(&t, &o, rescan, &pp);
 
 cleanup:
-	for (int i = 0; i < pp.n; i++) {
-		bpf_link__destroy(pp.links[i][0]);
-		bpf_link__destroy(pp.links[i][1]);
-	}
 	trace_close(&t);
 	pools_bpf__destroy(skel);
-	reqstat_free();
+	charge_free();
 	return trace_exit_status(err);
 }

@@ -1,6 +1,6 @@
 /*
  * pools.h - the counters of `httpdtrace pools` (indexes into
- * reqstat_event.v).
+ * charge_event.v).
  */
 #ifndef POOLS_H
 #define POOLS_H

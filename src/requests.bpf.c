@@ -2,19 +2,15 @@
 /*
  * requests.bpf.c - kernel side of `httpdtrace requests`: on httpd:::request-done
  * copy the request's info into the ring buffer, after the filters that are
- * cheap here (pid, status, minimum latency, method, vhost).
+ * cheap here (pid, then request_filter_pass(): status, minimum latency,
+ * method, vhost).
  */
 #include "vmlinux.h"
 #define TRACE_EVENTS
 #include "trace.bpf.h"
+#include "request_filter.bpf.h"
 #include "mod_dtprovider.h"
 #include "requests.h"
-
-const volatile int status_lo = 0;	/* status filter: lo..hi, 0..0 = any */
-const volatile int status_hi = 0;
-const volatile __u64 min_latency_us = 0;
-const volatile char filt_method[REQ_SHORT_LEN] = {};	/* "" = any */
-const volatile char filt_vhost[REQ_NAME_LEN] = {};
 
 SEC("usdt")
 int BPF_USDT(request__done, __u64 id, int status, __u64 latency_us, const char *method,
@@ -25,10 +21,6 @@ int BPF_USDT(request__done, __u64 id, int status, __u64 latency_us, const char *
 	__u64 pid_tgid;
 
 	if (!trace_pid_match())
-		return 0;
-	if (status_hi && (status < status_lo || status > status_hi))
-		return 0;
-	if (latency_us < min_latency_us)
 		return 0;
 	if (bpf_probe_read_user(&info, sizeof(info), infop))
 		return 0;
@@ -53,7 +45,7 @@ int BPF_USDT(request__done, __u64 id, int status, __u64 latency_us, const char *
 	e->peer_port = info.peer_port;
 	TRACE_STR(e->method, info.method);
 	TRACE_STR(e->vhost, info.vhost);
-	if (!TRACE_STR_MATCH(filt_method, e->method) || !TRACE_STR_MATCH(filt_vhost, e->vhost)) {
+	if (!request_filter_pass(status, latency_us, e->method, e->vhost)) {
 		trace_discard(e);
 		return 0;
 	}

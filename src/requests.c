@@ -15,21 +15,19 @@
 #include <linux/types.h>
 #include "filter.h"
 #include "fmt.h"
+#include "options.h"
 #include "httpdtrace.h"
 #include "requests.h"
+#include "request_filter.h"
 #include "requests.skel.h"
 #include "trace.h"
 
 static struct env {
 	struct filter_uri uri;
 	bool query;
-	bool json;
-	bool clock;
-	unsigned long long duration_us;
 } env;
 
-static unsigned long long nrequests;
-static unsigned long long start_ns;
+static struct trace t;
 
 const char requests_doc[] =
 	"Show one line per finished request (httpd:::request-done).\n"
@@ -56,10 +54,6 @@ static const struct argp_option opts[] = {
 	{ "uri", 'u', "SUBSTR", 0, "Only uris containing SUBSTR", 0 },
 	{ "uri-regex", 'U', "REGEX", 0, "Only uris matching REGEX (POSIX extended)", 0 },
 	{ "query", 'q', NULL, 0, "Show query strings (hidden by default)", 0 },
-	{ "json", 'j', NULL, 0, "JSON lines: every field of the request info, pid, tid", 0 },
-	{ "timestamp", 'T', NULL, 0, "TIME as wall-clock HH:MM:SS.mmm (default: seconds "
-				      "since the start)", 0 },
-	{ "duration", 'd', "DURATION", 0, "Stop after DURATION (10s, 1m)", 0 },
 	{ 0 },
 };
 
@@ -78,42 +72,28 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case 'q':
 		env.query = true;
 		break;
-	case 'j':
-		env.json = true;
-		break;
-	case 'T':
-		env.clock = true;
-		break;
-	case 'd':
-		if (filter_duration_parse(arg, &env.duration_us) || !env.duration_us)
-			argp_error(state, "invalid duration '%s': give a positive number and a "
-				   "unit, as in 10s, 1m", arg);
-		break;
-	case ARGP_KEY_ARG:
-		argp_error(state, "unexpected argument '%s'", arg);
-		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
 	}
 	return 0;
 }
 
-static void print_header(void)
+static void print_header(void *ctx)
 {
+	(void)ctx;
+	if (trace_env.json)
+		return;
 	printf("%-12s %10s %3s %-21s %-21s %-6s %s\n", "TIME", "LATENCY", "STA", "LOCAL",
 	       "REMOTE", "METHOD", "URI");
 }
 
 static void print_line(const struct request_event *e)
 {
-	char when[32], local[REQ_IP_LEN + 10], remote[REQ_IP_LEN + 10], lat[24];
-	char method[FMT_ESC_SIZE(REQ_SHORT_LEN)], uri[FMT_ESC_SIZE(REQ_URI_LEN)];
-	char query[FMT_ESC_SIZE(REQ_QUERY_LEN)];
+	char when[32], local[STR_IP + 10], remote[STR_IP + 10], lat[24];
+	char method[FMT_ESC_SIZE(STR_METHOD)], uri[FMT_ESC_SIZE(STR_URI)];
+	char query[FMT_ESC_SIZE(STR_URI)];
 
-	if (env.clock)
-		fmt_clock(when, sizeof(when), e->start_us + e->latency_us);
-	else
-		fmt_elapsed(when, sizeof(when), start_ns, e->ts_ns);
+	trace_time(&t, when, sizeof(when), e->ts_ns);
 	snprintf(lat, sizeof(lat), "%lluus", (unsigned long long)e->latency_us);
 	printf("%-12s %10s %3d %-21s %-21s %-6s %s%s%s\n", when, lat, e->status,
 	       fmt_addr(local, sizeof(local), e->local_ip, e->local_port),
@@ -134,7 +114,7 @@ static void print_json(const struct request_event *e)
 {
 	char when[32];
 
-	fmt_elapsed(when, sizeof(when), start_ns, e->ts_ns);
+	fmt_elapsed(when, sizeof(when), t.start_ns, e->ts_ns);
 	printf("{\"type\":\"request\",\"time\":%s,\"pid\":%u,\"tid\":%u,\"version\":%u,"
 	       "\"size\":%u,\"id\":%llu,\"conn_id\":%llu,\"bytes_in\":%llu,\"bytes_out\":%llu,"
 	       "\"start_us\":%llu,\"latency_us\":%llu,\"status\":%d,\"local_port\":%u,"
@@ -162,12 +142,12 @@ static void print_json(const struct request_event *e)
 static int handle_event(void *ctx, void *data, size_t size)
 {
 	const struct request_event *e = data;
+	struct trace_stream *s = ctx;
 
-	(void)ctx;
 	if (size < sizeof(*e) || !filter_uri_match(&env.uri, e->uri))
 		return 0;
-	nrequests++;
-	if (env.json)
+	s->count++;
+	if (trace_env.json)
 		print_json(e);
 	else
 		print_line(e);
@@ -177,6 +157,8 @@ static int handle_event(void *ctx, void *data, size_t size)
 int requests_main(int argc, char **argv)
 {
 	static const struct argp_child children[] = {
+		{ &trace_output_argp, 0, "Output:", 0 },
+		{ &trace_duration_argp, 0, NULL, 0 },
 		{ &trace_stream_argp, 0, "Ring buffer:", 0 },
 		{ &trace_argp, 0, "Common options:", 0 },
 		{ &trace_filter_argp, 0, "Filters (in the kernel):", 0 },
@@ -184,11 +166,12 @@ int requests_main(int argc, char **argv)
 	};
 	static const struct argp argp = { opts, parse_arg, NULL, requests_doc, children, NULL,
 					  NULL };
+	struct trace_stream s = { .fn = handle_event, .begin = print_header,
+				  .what = "requests", .json_key = "requests" };
 	struct requests_bpf *skel = NULL;
-	struct trace t = { .drops_fd = -1 };
-	unsigned long long deadline = 0;
 	int err;
 
+	s.ctx = &s;
 	err = argp_parse(&argp, argc, argv, 0, NULL, NULL);
 	if (err)
 		return 2;
@@ -202,37 +185,13 @@ int requests_main(int argc, char **argv)
 		trace_err("cannot open the BPF program: %s", strerror(-err));
 		goto cleanup;
 	}
+	TRACE_FILTER_SET(skel);
 	err = trace_load(&t, skel->skeleton);
 	if (err)
 		goto cleanup;
 	err = trace_attach(&t);
-	if (err)
-		goto cleanup;
-	t.on_drops = env.json ? trace_drops_json : NULL;
-	err = trace_stream_open(&t, handle_event, NULL);
-	if (err)
-		goto cleanup;
-
-	start_ns = t.start_ns;
-	if (env.duration_us)
-		deadline = start_ns + env.duration_us * 1000ULL;
-	if (!env.json)
-		print_header();
-	while (!trace_exiting) {
-		err = trace_stream_poll(&t);
-		if (err)
-			break;
-		if (deadline && trace_now_ns() >= deadline)
-			break;
-	}
-	if (!err) {
-		trace_stream_finish(&t, &nrequests, "requests");
-		if (env.json && !trace_epipe) {
-			printf("{\"type\":\"summary\",\"requests\":%llu,\"dropped\":%llu}\n",
-			       nrequests, trace_drops(&t));
-			fflush(stdout);
-		}
-	}
+	if (!err)
+		err = trace_stream_run(&t, &s);
 
 cleanup:
 	trace_close(&t);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
  * resources.bpf.c - kernel side of `httpdtrace resources`: what the kernel
- * does for each request (reqstat.bpf.h says which request a thread works
+ * does for each request (charge.bpf.h says which request a thread works
  * for). No kprobes: BTF tracepoints and perf software events only.
  *
  *   on/off-CPU   sched_switch: a thread's time between switch-in and
@@ -22,8 +22,8 @@
 #include "trace.bpf.h"
 
 static __always_inline void settle_oncpu(__u32 tid);
-#define REQSTAT_PHASE_HOOK(tid) settle_oncpu(tid)
-#include "reqstat.bpf.h"
+#define CHARGE_PHASE_HOOK(tid) settle_oncpu(tid)
+#include "charge.bpf.h"
 #include "resources.h"
 
 #define S_IFMT 00170000
@@ -57,11 +57,11 @@ struct {
 } xfer SEC(".maps");
 
 /* Whether a process is one of Apache's (it fired a phase probe: see
- * reqstat_procs). Everything else on the system is ignored after this
+ * charge_procs). Everything else on the system is ignored after this
  * test. */
 static __always_inline bool apache_process(__u32 tgid)
 {
-	return bpf_map_lookup_elem(&reqstat_procs, &tgid);
+	return bpf_map_lookup_elem(&charge_procs, &tgid);
 }
 
 static __always_inline bool apache_current(void)
@@ -77,7 +77,7 @@ static __always_inline void settle_oncpu(__u32 tid)
 	__u64 *ts = bpf_map_lookup_elem(&on_ts, &tid);
 
 	if (ts) {
-		reqstat_add_tid(tid, RES_ONCPU_NS, now - *ts, true);
+		charge_add_tid(tid, RES_ONCPU_NS, now - *ts, true);
 		*ts = now;
 	} else {
 		bpf_map_update_elem(&on_ts, &tid, &now, BPF_ANY);
@@ -93,7 +93,7 @@ int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_s
 	if (apache_process(prev->tgid)) {
 		ts = bpf_map_lookup_elem(&on_ts, &prev_tid);
 		if (ts)
-			reqstat_add_tid(prev_tid, RES_ONCPU_NS, now - *ts, true);
+			charge_add_tid(prev_tid, RES_ONCPU_NS, now - *ts, true);
 		bpf_map_delete_elem(&on_ts, &prev_tid);
 		bpf_map_update_elem(&off_ts, &prev_tid, &now, BPF_ANY);
 	}
@@ -102,7 +102,7 @@ int BPF_PROG(sched_switch, bool preempt, struct task_struct *prev, struct task_s
 		/* Off-CPU time is never carried: a thread waiting for work
 		 * waits for nobody. */
 		if (ts)
-			reqstat_add_tid(next_tid, RES_OFFCPU_NS, now - *ts, false);
+			charge_add_tid(next_tid, RES_OFFCPU_NS, now - *ts, false);
 		bpf_map_delete_elem(&off_ts, &next_tid);
 		bpf_map_update_elem(&on_ts, &next_tid, &now, BPF_ANY);
 	}
@@ -120,7 +120,7 @@ int BPF_PROG(sched_process_fork, struct task_struct *parent, struct task_struct 
 	__u8 one = 1;
 
 	if (child->tgid != parent->tgid && apache_process(parent->tgid))
-		bpf_map_update_elem(&reqstat_procs, &tgid, &one, BPF_ANY);
+		bpf_map_update_elem(&charge_procs, &tgid, &one, BPF_ANY);
 	return 0;
 }
 
@@ -129,7 +129,7 @@ int BPF_PROG(sched_process_exec, struct task_struct *p, pid_t old_pid, struct li
 {
 	__u32 tgid = p->tgid;
 
-	bpf_map_delete_elem(&reqstat_procs, &tgid);
+	bpf_map_delete_elem(&charge_procs, &tgid);
 	return 0;
 }
 
@@ -158,7 +158,7 @@ int BPF_PROG(sys_enter, struct pt_regs *regs, long id)
 
 	if (!apache_current())
 		return 0;
-	reqstat_add_tid(tid, RES_SYSCALLS, 1, true);
+	charge_add_tid(tid, RES_SYSCALLS, 1, true);
 	switch (id) {
 	case NR_read: case NR_readv: case NR_recvfrom: case NR_recvmsg:
 		dir = RES_SOCK_READ;
@@ -183,7 +183,7 @@ int BPF_PROG(sys_exit, struct pt_regs *regs, long ret)
 	if (!dir)
 		return 0;
 	if (ret > 0)
-		reqstat_add_tid(tid, *dir, ret, true);
+		charge_add_tid(tid, *dir, ret, true);
 	bpf_map_delete_elem(&xfer, &tid);
 	return 0;
 }
@@ -193,7 +193,7 @@ static __always_inline int fault(__u32 counter)
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 
 	if (apache_current())
-		reqstat_add_tid(tid, counter, 1, true);
+		charge_add_tid(tid, counter, 1, true);
 	return 0;
 }
 

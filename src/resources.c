@@ -4,7 +4,7 @@
  * written to sockets, minor and major page faults; per request (-r) or per
  * uri at Ctrl-C. resources.bpf.c counts (BTF tracepoints sched_switch,
  * sys_enter, sys_exit; perf software page-fault events on every CPU);
- * reqstat.h states which request a thread's work is charged to.
+ * charge.h states which request a thread's work is charged to.
  */
 #include <argp.h>
 #include <errno.h>
@@ -16,14 +16,13 @@
 #include <linux/types.h>
 #include <sys/syscall.h>
 #include "httpdtrace.h"
-#include "reqstat.h"
+#include "charge.h"
 #include "resources.h"
 #include "resources.skel.h"
 #include "trace.h"
 
-#define RES_MAX_CPUS 1024
 
-static const struct reqstat_col cols[] = {
+static const struct charge_col cols[] = {
 	[RES_ONCPU_NS] = { "ONCPU", "oncpu_us", 8, 1000 },
 	[RES_OFFCPU_NS] = { "OFFCPU", "offcpu_us", 8, 1000 },
 	[RES_SYSCALLS] = { "SYSC", "syscalls", 5, 1 },
@@ -51,21 +50,16 @@ const char resources_doc[] =
 	"see ATTRIBUTION in httpdtrace(8) for the rule and its limits.";
 
 /* The page-fault programs on every CPU: a software perf event that calls
- * the program at every fault (sample_period 1). */
-struct fault_links {
-	struct bpf_link *links[RES_MAX_CPUS][2];
-	int ncpus;
-};
-
-static int attach_faults(struct resources_bpf *skel, struct fault_links *fl)
+ * the program at every fault (sample_period 1); t holds the links. */
+static int attach_faults(struct trace *t, struct resources_bpf *skel)
 {
 	static const unsigned long long config[2] = { PERF_COUNT_SW_PAGE_FAULTS_MIN,
 						      PERF_COUNT_SW_PAGE_FAULTS_MAJ };
 	struct bpf_program *progs[2] = { skel->progs.minor_fault, skel->progs.major_fault };
 	long n = sysconf(_SC_NPROCESSORS_CONF);
+	int ncpus = n > 0 ? (int)n : 1;
 
-	fl->ncpus = n > 0 && n < RES_MAX_CPUS ? (int)n : 1;
-	for (int cpu = 0; cpu < fl->ncpus; cpu++) {
+	for (int cpu = 0; cpu < ncpus; cpu++) {
 		for (int k = 0; k < 2; k++) {
 			struct perf_event_attr attr = {
 				.type = PERF_TYPE_SOFTWARE, .size = sizeof(attr),
@@ -81,14 +75,17 @@ static int attach_faults(struct resources_bpf *skel, struct fault_links *fl)
 					  strerror(errno));
 				return -errno;
 			}
-			fl->links[cpu][k] = bpf_program__attach_perf_event(progs[k], fd);
-			if (!fl->links[cpu][k]) {
+			struct bpf_link *link = bpf_program__attach_perf_event(progs[k], fd);
+
+			if (!link) {
 				int err = -errno;
 
 				close(fd);
 				trace_err("cannot attach to page-fault events: %s", strerror(-err));
 				return err;
 			}
+			if (trace_link_add(t, link))
+				return -ENOMEM;
 		}
 	}
 	return 0;
@@ -104,24 +101,25 @@ static void rescan(void *ctx)
 {
 	struct res_ctx *rc = ctx;
 
-	reqstat_add_procs(rc->t, rc->skel->maps.reqstat_procs);
+	charge_add_procs(rc->t, rc->skel->maps.charge_procs);
 }
 
 int resources_main(int argc, char **argv)
 {
 	static const struct argp_child children[] = {
-		{ &reqstat_argp, 0, NULL, 0 },
+		{ &charge_argp, 0, NULL, 0 },
+		{ &trace_json_argp, 0, NULL, 0 },
+		{ &trace_duration_argp, 0, NULL, 0 },
 		{ &trace_stream_argp, 0, "Ring buffer:", 0 },
 		{ &trace_argp, 0, "Common options:", 0 },
 		{ 0 },
 	};
 	static const struct argp argp = { NULL, NULL, NULL, resources_doc, children, NULL,
 					  NULL };
-	static struct fault_links fl;
 	struct resources_bpf *skel = NULL;
-	struct trace t = { .drops_fd = -1 };
+	struct trace t;
 	struct res_ctx rc = { .t = &t };
-	struct reqstat_opts o = { .cols = cols, .ncols = RES_N, .sort = RES_ONCPU_NS };
+	struct charge_opts o = { .cols = cols, .ncols = RES_N, .sort = RES_ONCPU_NS };
 	int err;
 
 	err = argp_parse(&argp, argc, argv, 0, NULL, NULL);
@@ -140,7 +138,7 @@ int resources_main(int argc, char **argv)
 	if (err)
 		goto cleanup;
 	rc.skel = skel;
-	reqstat_add_procs(&t, skel->maps.reqstat_procs);
+	charge_add_procs(&t, skel->maps.charge_procs);
 	err = trace_attach_other(&t, skel->progs.sched_process_fork);
 	if (!err)
 		err = trace_attach_other(&t, skel->progs.sched_process_exec);
@@ -151,19 +149,16 @@ int resources_main(int argc, char **argv)
 	if (!err)
 		err = trace_attach_other(&t, skel->progs.sys_exit);
 	if (!err)
-		err = attach_faults(skel, &fl);
+		err = attach_faults(&t, skel);
 	if (!err)
 		err = trace_attach(&t);
 	if (err)
 		goto cleanup;
-	err = reqstat_run(&t, &o, rescan, &rc);
+	err = charge_run(&t, &o, rescan, &rc);
 
 cleanup:
-	for (int cpu = 0; cpu < fl.ncpus; cpu++)
-		for (int k = 0; k < 2; k++)
-			bpf_link__destroy(fl.links[cpu][k]);
 	trace_close(&t);
 	resources_bpf__destroy(skel);
-	reqstat_free();
+	charge_free();
 	return trace_exit_status(err);
 }

@@ -1,6 +1,6 @@
 /*
  * resources.h - the counters of `httpdtrace resources` (indexes into
- * reqstat_event.v).
+ * charge_event.v).
  */
 #ifndef RESOURCES_H
 #define RESOURCES_H

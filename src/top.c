@@ -46,6 +46,7 @@
 #include <linux/types.h>
 #include "filter.h"
 #include "fmt.h"
+#include "options.h"
 #include "hist.h"
 #include "httpdtrace.h"
 #include "top.h"
@@ -53,7 +54,7 @@
 #include "trace.h"
 
 #define NS_PER_S 1000000000ULL
-#define KEY_LEN (TOP_URI_LEN + 8)
+#define KEY_LEN (STR_TOP_URI + 8)
 #define MAX_SCOPES 4
 #define LINE_LEN 1024
 
@@ -137,7 +138,7 @@ static unsigned int parse_uint(struct argp_state *state, const char *what, const
 {
 	unsigned long long v;
 
-	if (filter_count_parse(arg, &v) || v < lo || v > hi)
+	if (opt_count_parse(arg, &v) || v < lo || v > hi)
 		argp_error(state, "invalid %s '%s': give %llu to %llu", what, arg, lo, hi);
 	return (unsigned int)v;
 }
@@ -154,11 +155,11 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		env.json = true;
 		break;
 	case 'd':
-		if (filter_interval_parse(arg, &iv.ms))
+		if (opt_interval_parse(arg, &iv.ms))
 			argp_error(state, "invalid delay '%s': give seconds (2, 0.5) or 500ms", arg);
 		break;
 	case 'n':
-		if (filter_count_parse(arg, &iv.count))
+		if (opt_count_parse(arg, &iv.count))
 			argp_error(state, "invalid count '%s': give 1 or more", arg);
 		break;
 	case 'T':
@@ -733,8 +734,8 @@ static const char flight_head[] = "     AGE     PID CLIENT                      
 
 static void line_flight(char *b, size_t len, const struct flight *f, unsigned long long now)
 {
-	char age[16], uri[FMT_ESC_SIZE(TOP_URI_LEN)], client[FMT_ESC_SIZE(TOP_IP_LEN)];
-	char method[FMT_ESC_SIZE(TOP_METHOD_LEN)];
+	char age[16], uri[FMT_ESC_SIZE(STR_TOP_URI)], client[FMT_ESC_SIZE(STR_IP)];
+	char method[FMT_ESC_SIZE(STR_METHOD)];
 	unsigned long long ns = now > f->f.start_ns ? now - f->f.start_ns : 0;
 
 	fmt_esc(uri, sizeof(uri), f->f.uri);

@@ -8,12 +8,7 @@
 #define TOP_H
 
 #include "hist_shared.h"
-
-#define TOP_URI_LEN 128
-#define TOP_IP_LEN 48
-#define TOP_VHOST_LEN 64
-#define TOP_HANDLER_LEN 32
-#define TOP_METHOD_LEN 16
+#include "sizes.h"
 
 #define TOP_MAX_KEYS 8192      /* default size of `stats` (-K changes it) */
 #define TOP_MAX_INFLIGHT 4096  /* size of `inflight` */
@@ -22,11 +17,11 @@
 /* One row of the kernel's table: every field the screen can group by, so
  * user space can group, filter and drill down without asking BPF again. */
 struct top_key {
-	char uri[TOP_URI_LEN];
-	char client[TOP_IP_LEN];       /* useragent_ip */
-	char vhost[TOP_VHOST_LEN];
-	char handler[TOP_HANDLER_LEN];
-	char method[TOP_METHOD_LEN];
+	char uri[STR_TOP_URI];
+	char client[STR_IP];       /* useragent_ip */
+	char vhost[STR_NAME];
+	char handler[STR_TOP_HANDLER];
+	char method[STR_METHOD];
 	__s32 status;
 	__u32 pad;
 };
@@ -54,9 +49,9 @@ struct top_flight {
 	__u64 start_ns;          /* bpf_ktime_get_ns() (CLOCK_MONOTONIC) */
 	__u64 conn_id;
 	__u32 pid, tid;
-	char method[TOP_METHOD_LEN];
-	char client[TOP_IP_LEN];
-	char uri[TOP_URI_LEN];
+	char method[STR_METHOD];
+	char client[STR_IP];
+	char uri[STR_TOP_URI];
 };
 
 /* The `events` record of each finished request, only with -H (the last N

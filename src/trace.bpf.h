@@ -3,7 +3,7 @@
  * trace.bpf.h - the BPF side of httpdtrace's plumbing, included by every
  * src/x.bpf.c after vmlinux.h. It gives:
  *
- *   trace_tgid            const volatile knob, set by trace_prepare() from -p
+ *   trace_tgid            const volatile knob, set by trace_load() from -p
  *   trace_pid_match()     true when the current process is trace_tgid or a
  *                         child of it (Apache's parent pid selects all its
  *                         children; a child's pid selects that child only)
@@ -12,7 +12,7 @@
  *
  * and, when the file defines TRACE_EVENTS before including it:
  *
- *   events                ring buffer map (size set by trace_prepare(), -b)
+ *   events                ring buffer map (size set by trace_load(), -b)
  *   trace_drops           per-CPU counter of events lost to a full buffer
  *   trace_reserve(type)   reserve a `type *` in events, or count a drop and
  *                         return NULL
@@ -73,7 +73,7 @@ static __always_inline bool trace_str_match_(const volatile char *knob, const ch
 #ifdef TRACE_EVENTS
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 4 << 20); /* 4 MiB; trace_prepare() applies -b */
+	__uint(max_entries, 4 << 20); /* 4 MiB; trace_load() applies -b */
 } events SEC(".maps");
 
 struct {

@@ -14,6 +14,8 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
+#include "fmt.h"
+#include "options.h"
 #include "probes.h"
 #include "proc.h"
 #include "trace.h"
@@ -26,8 +28,10 @@
 #define MAX_FOUND 4
 #define PROBE_NAME_MAX 64
 
+static void clock_offset_take(void);
+
 struct trace_env trace_env;
-struct trace_filters trace_filters;
+struct request_filter trace_filters;
 volatile sig_atomic_t trace_exiting;
 volatile sig_atomic_t trace_epipe;
 
@@ -110,6 +114,9 @@ static error_t common_parse(int key, char *arg, struct argp_state *state)
 		argp_error(state, "a negative number is not an argument: an interval and a count "
 			   "are positive (1, 0.5, 500ms), options are letters");
 		break;
+	case ARGP_KEY_ARG: /* a subcommand that takes arguments parses them first */
+		argp_error(state, "unexpected argument '%s'", arg);
+		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
 	}
@@ -142,6 +149,53 @@ static error_t stream_parse(int key, char *arg, struct argp_state *state)
 const struct argp trace_stream_argp = { stream_options, stream_parse, NULL, NULL, NULL, NULL,
 					NULL };
 
+static const struct argp_option output_options[] = {
+	{ "json", 'j', NULL, 0, "JSON output, one object per line", 0 },
+	{ "timestamp", 'T', NULL, 0, "Wall-clock times, HH:MM:SS.mmm", 0 },
+	{ 0 },
+};
+
+static error_t output_parse(int key, char *arg, struct argp_state *state)
+{
+	(void)arg;
+	(void)state;
+	switch (key) {
+	case 'j':
+		trace_env.json = true;
+		break;
+	case 'T':
+		trace_env.clock = true;
+		break;
+	default:
+		return ARGP_ERR_UNKNOWN;
+	}
+	return 0;
+}
+
+const struct argp trace_output_argp = { output_options, output_parse, NULL, NULL, NULL, NULL,
+					NULL };
+/* The same parser, offering -j alone (output_options[0]). */
+static const struct argp_option json_options[] = { output_options[0], { 0 } };
+const struct argp trace_json_argp = { json_options, output_parse, NULL, NULL, NULL, NULL, NULL };
+
+static const struct argp_option duration_options[] = {
+	{ "duration", 'd', "DURATION", 0, "Stop after DURATION (10s, 1m)", 0 },
+	{ 0 },
+};
+
+static error_t duration_parse(int key, char *arg, struct argp_state *state)
+{
+	if (key != 'd')
+		return ARGP_ERR_UNKNOWN;
+	if (opt_duration_parse(arg, &trace_env.duration_us) || !trace_env.duration_us)
+		argp_error(state, "invalid duration '%s': give a positive number and a unit, as "
+			   "in 10s, 1m", arg);
+	return 0;
+}
+
+const struct argp trace_duration_argp = { duration_options, duration_parse, NULL, NULL, NULL,
+					  NULL, NULL };
+
 static const struct argp_option filter_options[] = {
 	{ "status", 's', "STATUS", 0, "Only this status: 404, 5xx or 400-499", 0 },
 	{ "latency", 'l', "LATENCY", 0, "Only requests at least this slow: 500us, 100ms, 2s", 0 },
@@ -152,15 +206,18 @@ static const struct argp_option filter_options[] = {
 
 static error_t filter_parse(int key, char *arg, struct argp_state *state)
 {
-	struct trace_filters *f = &trace_filters;
+	struct request_filter *f = &trace_filters;
+	struct filter_status status;
 
 	switch (key) {
 	case 's':
-		if (filter_status_parse(arg, &f->status))
+		if (filter_status_parse(arg, &status))
 			argp_error(state, "invalid status '%s': give 404, 5xx or 400-499", arg);
+		f->status_lo = status.lo;
+		f->status_hi = status.hi;
 		break;
 	case 'l':
-		if (filter_duration_parse(arg, &f->min_latency_us))
+		if (opt_duration_parse(arg, &f->min_latency_us))
 			argp_error(state, "invalid latency '%s': give a positive number and a "
 				   "unit, as in 500us, 100ms, 2s",
 				   arg);
@@ -467,7 +524,7 @@ int trace_init(struct trace *t)
 	libbpf_set_print(libbpf_print);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
-	signal(SIGPIPE, SIG_IGN); /* a closed stdout shows as EPIPE: see trace_stream_poll */
+	signal(SIGPIPE, SIG_IGN); /* a closed stdout shows as EPIPE: see stream_poll */
 
 	if ((err = check_privileges()) || (err = check_bpf()) || (err = check_btf()) ||
 	    (err = module_resolve(t)))
@@ -520,37 +577,17 @@ static int rodata_set(struct bpf_object *obj, const char *var, const void *val, 
 	return -ENOENT;
 }
 
-/* Set a knob the plumbing fills for every subcommand (the -p pid, the -s -l
- * -M -H filters) when the program has it; a value that is not zero for a
- * program without that knob is an error: the option would be ignored. */
-static int knob_set(struct bpf_object *obj, const char *knob, const void *val, size_t size,
-		    const char *opt)
-{
-	static const char zeros[TRACE_VHOST_LEN];
-	int err = rodata_set(obj, knob, val, size);
-
-	if (err && size <= sizeof(zeros) && memcmp(val, zeros, size)) {
-		trace_err("this subcommand does not take %s: its BPF program has no %s knob", opt,
-			  knob);
-		return err;
-	}
-	return 0;
-}
-
-int trace_prepare(struct trace *t, struct bpf_object *obj)
+static int trace_prepare(struct trace *t, struct bpf_object *obj)
 {
 	struct bpf_map *events = bpf_object__find_map_by_name(obj, "events");
-	const struct trace_filters *f = &trace_filters;
 	int tgid = (int)trace_env.pid, err;
 
 	t->obj = obj;
-	if ((err = knob_set(obj, "trace_tgid", &tgid, sizeof(tgid), "-p")) ||
-	    (err = knob_set(obj, "status_lo", &f->status.lo, sizeof(int), "-s")) ||
-	    (err = knob_set(obj, "status_hi", &f->status.hi, sizeof(int), "-s")) ||
-	    (err = knob_set(obj, "min_latency_us", &f->min_latency_us, sizeof(__u64), "-l")) ||
-	    (err = knob_set(obj, "filt_method", f->method, sizeof(f->method), "-M")) ||
-	    (err = knob_set(obj, "filt_vhost", f->vhost, sizeof(f->vhost), "-H")))
+	err = rodata_set(obj, "trace_tgid", &tgid, sizeof(tgid));
+	if (err) {
+		trace_err("the BPF program has no trace_tgid (include trace.bpf.h)");
 		return err;
+	}
 	if (events && trace_env.buffer_pages) {
 		err = bpf_map__set_max_entries(events, (__u32)trace_env.buffer_pages * getpagesize());
 		if (err) {
@@ -574,11 +611,15 @@ static void probe_of_program(const char *prog, char *name, size_t len)
 
 int trace_load(struct trace *t, struct bpf_object_skeleton *skel)
 {
+	struct bpf_map *drops;
 	int err = trace_prepare(t, *skel->obj);
 
 	if (err)
 		return err;
 	err = bpf_object__load_skeleton(skel);
+	drops = bpf_object__find_map_by_name(t->obj, "trace_drops");
+	if (!err && drops)
+		t->drops_fd = bpf_map__fd(drops);
 	if (err && trace_env.buffer_pages && (err == -ENOMEM || err == -E2BIG))
 		trace_err("cannot make a ring buffer of %d pages (%lld MiB): %s; give a smaller -b",
 			  trace_env.buffer_pages,
@@ -603,10 +644,6 @@ int trace_attach(struct trace *t)
 			continue; /* tracepoints, uprobes: trace_attach_other() */
 		probe_of_program(bpf_program__name(prog), name, sizeof(name));
 
-		if (t->nlinks == TRACE_MAX_LINKS) {
-			trace_err("too many programs (max %d)", TRACE_MAX_LINKS);
-			return -E2BIG;
-		}
 		if (!probes_has(notes, n, TRACE_PROVIDER, name)) {
 			trace_err("%s has no %s:%s probe: is the module older than httpdtrace?",
 				  t->module, TRACE_PROVIDER, name);
@@ -620,8 +657,10 @@ int trace_attach(struct trace *t)
 				  name, t->module, strerror(-err));
 			return err;
 		}
-		t->links[t->nlinks++] = link;
+		if (trace_link_add(t, link))
+			return -ENOMEM;
 	}
+	clock_offset_take();
 	t->start_ns = trace_now_ns();
 	fprintf(stderr, "httpdtrace: tracing %d probe%s in %s; %s\n", t->nlinks,
 		t->nlinks == 1 ? "" : "s", t->module, t->end_hint ? t->end_hint : "Ctrl-C to end");
@@ -630,13 +669,8 @@ int trace_attach(struct trace *t)
 
 int trace_attach_other(struct trace *t, struct bpf_program *prog)
 {
-	struct bpf_link *link;
+	struct bpf_link *link = bpf_program__attach(prog);
 
-	if (t->nlinks == TRACE_MAX_LINKS) {
-		trace_err("too many programs (max %d)", TRACE_MAX_LINKS);
-		return -E2BIG;
-	}
-	link = bpf_program__attach(prog);
 	if (!link) {
 		int err = -errno;
 
@@ -644,8 +678,36 @@ int trace_attach_other(struct trace *t, struct bpf_program *prog)
 			  bpf_program__section_name(prog), strerror(-err));
 		return err;
 	}
+	return trace_link_add(t, link);
+}
+
+int trace_link_add(struct trace *t, struct bpf_link *link)
+{
+	if (t->nlinks == t->links_cap) {
+		int cap = t->links_cap ? 2 * t->links_cap : 16;
+		struct bpf_link **links = realloc(t->links, (size_t)cap * sizeof(*links));
+
+		if (!links) {
+			bpf_link__destroy(link);
+			trace_err("out of memory");
+			return -ENOMEM;
+		}
+		t->links = links;
+		t->links_cap = cap;
+	}
 	t->links[t->nlinks++] = link;
 	return 0;
+}
+
+void trace_link_destroy(struct trace *t, struct bpf_link *link)
+{
+	for (int i = 0; i < t->nlinks; i++) {
+		if (t->links[i] != link)
+			continue;
+		bpf_link__destroy(link);
+		t->links[i] = t->links[--t->nlinks];
+		return;
+	}
 }
 
 /* ---------------------------------------------------------------------------
@@ -654,13 +716,11 @@ int trace_attach_other(struct trace *t, struct bpf_program *prog)
 int trace_stream_open(struct trace *t, ring_buffer_sample_fn fn, void *ctx)
 {
 	struct bpf_map *events = bpf_object__find_map_by_name(t->obj, "events");
-	struct bpf_map *drops = bpf_object__find_map_by_name(t->obj, "trace_drops");
 
-	if (!events || !drops) {
+	if (!events || t->drops_fd < 0) {
 		trace_err("the BPF program has no events/trace_drops maps (define TRACE_EVENTS)");
 		return -ENOENT;
 	}
-	t->drops_fd = bpf_map__fd(drops);
 	t->rb = ring_buffer__new(bpf_map__fd(events), fn, ctx, NULL);
 	if (!t->rb) {
 		int err = -errno;
@@ -729,7 +789,7 @@ static int flush_out(void)
 	return 0;
 }
 
-int trace_stream_poll(struct trace *t)
+static int stream_poll(struct trace *t)
 {
 	int n = ring_buffer__consume(t->rb);
 
@@ -747,15 +807,59 @@ int trace_stream_poll(struct trace *t)
 	return 0;
 }
 
-void trace_stream_finish(struct trace *t, const unsigned long long *count, const char *what)
+/* A last drain (the count is then final), a last drop report, the stderr
+ * summary. Returns 0, or a negative errno if stdout failed. */
+static int stream_finish(struct trace *t, const struct trace_stream *s)
 {
+	int err;
+
 	if (trace_epipe || !t->rb)
-		return;
+		return 0;
 	ring_buffer__consume(t->rb);
 	drops_report(t, true);
-	if (flush_out() || trace_epipe)
-		return;
-	fprintf(stderr, "httpdtrace: %llu %s, %llu dropped\n", *count, what, trace_drops(t));
+	err = flush_out();
+	if (err || trace_epipe)
+		return err;
+	fprintf(stderr, "httpdtrace: %llu %s, %llu dropped\n", s->count, s->what, trace_drops(t));
+	return 0;
+}
+
+#define TICK_NS 1000000000ULL
+
+int trace_stream_run(struct trace *t, struct trace_stream *s)
+{
+	unsigned long long d = trace_env.duration_us, now;
+	unsigned long long deadline = d ? t->start_ns + d * 1000ULL : 0;
+	unsigned long long next_tick = t->start_ns + TICK_NS;
+	int err = trace_stream_open(t, s->fn, s->ctx);
+
+	if (err)
+		return err;
+	if (trace_env.json && s->json_key)
+		t->on_drops = trace_drops_json;
+	if (s->begin)
+		s->begin(s->ctx);
+	while (!trace_exiting) {
+		err = stream_poll(t);
+		if (err)
+			return err;
+		now = trace_now_ns();
+		if (deadline && now >= deadline)
+			break;
+		if (s->tick && now >= next_tick) {
+			s->tick(s->ctx);
+			next_tick = now + TICK_NS;
+		}
+	}
+	err = stream_finish(t, s);
+	if (err || trace_epipe)
+		return err;
+	if (s->end)
+		s->end(s->ctx);
+	if (trace_env.json && s->json_key)
+		printf("{\"type\":\"summary\",\"%s\":%llu,\"dropped\":%llu}\n", s->json_key,
+		       s->count, trace_drops(t));
+	return flush_out();
 }
 
 /* ---------------------------------------------------------------------------
@@ -765,12 +869,12 @@ void trace_interval_arg(struct trace_interval *iv, struct argp_state *state, con
 {
 	switch (iv->nargs++) {
 	case 0:
-		if (filter_interval_parse(arg, &iv->ms))
+		if (opt_interval_parse(arg, &iv->ms))
 			argp_error(state, "invalid interval '%s': give seconds (1, 0.5) or a "
 				   "duration (500ms)", arg);
 		break;
 	case 1:
-		if (filter_count_parse(arg, &iv->count))
+		if (opt_count_parse(arg, &iv->count))
 			argp_error(state, "invalid count '%s': give a number of reports (1 or more)",
 				   arg);
 		break;
@@ -841,13 +945,39 @@ unsigned long long trace_now_ns(void)
 	return (unsigned long long)ts.tv_sec * 1000000000ULL + (unsigned long long)ts.tv_nsec;
 }
 
+static long long mono_to_epoch_ns; /* CLOCK_REALTIME - CLOCK_MONOTONIC */
+
+static void clock_offset_take(void)
+{
+	struct timespec rt, mono;
+
+	clock_gettime(CLOCK_REALTIME, &rt);
+	clock_gettime(CLOCK_MONOTONIC, &mono);
+	mono_to_epoch_ns = (rt.tv_sec - mono.tv_sec) * 1000000000LL + (rt.tv_nsec - mono.tv_nsec);
+}
+
+char *trace_wallclock(char *buf, size_t len, unsigned long long mono_ns)
+{
+	return fmt_clock(buf, len, (unsigned long long)((long long)mono_ns + mono_to_epoch_ns) /
+					   1000ULL);
+}
+
+char *trace_time(const struct trace *t, char *buf, size_t len, unsigned long long mono_ns)
+{
+	if (trace_env.clock)
+		return trace_wallclock(buf, len, mono_ns);
+	return fmt_elapsed(buf, len, t->start_ns, mono_ns);
+}
+
 void trace_close(struct trace *t)
 {
 	ring_buffer__free(t->rb);
 	t->rb = NULL;
 	for (int i = 0; i < t->nlinks; i++)
 		bpf_link__destroy(t->links[i]);
-	t->nlinks = 0;
+	free(t->links);
+	t->links = NULL;
+	t->nlinks = t->links_cap = 0;
 }
 
 int trace_exit_status(int err)

@@ -3,27 +3,26 @@
  *
  * A tracing subcommand (see requests.c) runs this life cycle:
  *
- *   argp_parse(...)                 its argp lists trace_argp (-m -p -v) and,
- *                                   if it streams events, trace_stream_argp
- *                                   (-b) as children
+ *   argp_parse(...)                 its argp lists trace_argp (-m -p -v) and
+ *                                   the groups it takes: trace_stream_argp
+ *                                   (-b), trace_output_argp (-j -T) or
+ *                                   trace_json_argp (-j), trace_duration_argp
+ *                                   (-d), trace_filter_argp (-s -l -M -H)
  *   trace_init(&t)                  privileges, BPF, BTF, module, -p checks;
  *                                   libbpf's log (-v), SIGINT/SIGTERM/SIGPIPE
- *   skel = x_bpf__open()            (any other knobs: skel->rodata->... )
- *   trace_prepare(&t, skel->obj)    sets trace_tgid (-p) and the ring buffer
- *                                   size (-b) before load
- *   x_bpf__load(skel)
- *   trace_attach(&t)                every program, by its name, to
+ *   skel = x_bpf__open()            its own knobs: skel->rodata->...;
+ *                                   TRACE_FILTER_SET(skel) if it filters
+ *   trace_load(&t, skel->skeleton)  -p and -b applied, then load
+ *   trace_attach_other(&t, prog)    (tracepoints) before trace_attach
+ *   trace_attach(&t)                every usdt program, by its name, to
  *                                   httpd:<name> in the module, pid -1
  *                                   (name___x also attaches to httpd:<name>)
- *   trace_stream_open(&t, fn, ctx)  (streaming tools) consumer of `events`
- *   while (!trace_exiting)
- *           trace_stream_poll(&t)   drain, report drops, flush, sleep 50 ms
- *                                   (aggregating tools: sleep, read maps)
+ *   trace_stream_run(&t, &s)        streaming tools: events until Ctrl-C
+ *   or: while (trace_interval_wait(&iv) > 0) report   aggregating tools
  *   trace_close(&t); x_bpf__destroy(skel)
  *
- * An aggregating tool (latency, top, conns -S) takes libbpf-tools'
- * `[interval] [count]` through trace_interval_arg() and loops on
- * trace_interval_wait() instead of trace_stream_poll().
+ * An aggregating tool (latency, top, conns -S, phases) takes libbpf-tools'
+ * `[interval] [count]` through trace_interval_arg().
  *
  * Every trace_* function that can fail prints its own one-line error
  * ("httpdtrace: ...: what to do") and returns a negative errno; callers just
@@ -32,15 +31,19 @@
 #ifndef TRACE_H
 #define TRACE_H
 
+#include "sizes.h"
+
 #include <argp.h>
 #include <limits.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <sys/types.h>
 #include <bpf/libbpf.h>
+#include <string.h>
+#include <linux/types.h>
 #include "filter.h"
+#include "request_filter.h"
 
-#define TRACE_MAX_LINKS 16
 #define TRACE_POLL_MS 50
 #define TRACE_MODULE_NAME "mod_dtprovider.so"
 #define TRACE_PROVIDER "httpd"
@@ -51,29 +54,31 @@ struct trace_env {
 	pid_t pid;          /* -p PID, 0 for every process */
 	bool verbose;       /* -v: libbpf's own messages on stderr */
 	int buffer_pages;   /* -b N: ring buffer pages (power of 2), 0: default */
+	bool json;          /* -j: JSON, one object per line */
+	bool clock;         /* -T: wall-clock times */
+	unsigned long long duration_us; /* -d: stop after this long; 0: at Ctrl-C */
 };
 
 extern struct trace_env trace_env;
-extern const struct argp trace_argp;        /* -m, -p, -v */
-extern const struct argp trace_stream_argp; /* -b */
+extern const struct argp trace_argp;          /* -m, -p, -v */
+extern const struct argp trace_stream_argp;   /* -b */
+extern const struct argp trace_output_argp;   /* -j, -T */
+extern const struct argp trace_json_argp;     /* -j alone */
+extern const struct argp trace_duration_argp; /* -d */
 
-/* The request filters that run in BPF, shared by the commands that trace
- * request-done (requests, latency): -s -l -M -H, filled by
- * trace_filter_argp. trace_prepare() copies them into the BPF program's
- * knobs status_lo, status_hi (int), min_latency_us (__u64), filt_method[16]
- * and filt_vhost[64], found by name; a filter given to a program that lacks
- * its knob is an error. */
-#define TRACE_METHOD_LEN 16
-#define TRACE_VHOST_LEN 64
-
-struct trace_filters {
-	struct filter_status status;     /* -s, {0, 0}: any */
-	unsigned long long min_latency_us; /* -l */
-	char method[TRACE_METHOD_LEN];   /* -M, upper-cased; "": any */
-	char vhost[TRACE_VHOST_LEN];     /* -H; "": any */
-};
-
-extern struct trace_filters trace_filters;
+/* The request filters that run in BPF (request_filter.h), shared by the
+ * commands that trace request-done (requests, latency): -s -l -M -H, filled
+ * by trace_filter_argp. TRACE_FILTER_SET(skel) copies them into the
+ * program's request_filter knob after x_bpf__open(), before load. */
+extern struct request_filter trace_filters;
+#define TRACE_FILTER_SET(skel)                                                        \
+	do {                                                                          \
+		_Static_assert(sizeof((skel)->rodata->request_filter) ==              \
+				       sizeof(trace_filters),                         \
+			       "request_filter differs between the two sides");       \
+		memcpy((void *)&(skel)->rodata->request_filter, &trace_filters,       \
+		       sizeof(trace_filters));                                        \
+	} while (0)
 extern const struct argp trace_filter_argp; /* -s, -l, -M, -H */
 
 /* Set by SIGINT/SIGTERM, and when stdout is a closed pipe (then the exit is
@@ -88,9 +93,9 @@ struct trace {
 	char module[PATH_MAX];     /* the module attached to (trace_init) */
 	int nprobes;               /* httpd probes (distinct names) it has */
 	int nprocs;                /* processes that had it mapped at start */
-	struct bpf_object *obj;    /* trace_prepare */
-	struct bpf_link *links[TRACE_MAX_LINKS];
-	int nlinks;
+	struct bpf_object *obj;    /* trace_load */
+	struct bpf_link **links;   /* every link the subcommand made: */
+	int nlinks, links_cap;     /*  trace_link_add(), trace_close() */
 	struct ring_buffer *rb;    /* trace_stream_open */
 	int drops_fd;              /* the trace_drops map, or -1 */
 	unsigned long long drops;  /* last total read */
@@ -117,14 +122,10 @@ void trace_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * later. Installs the signal handlers and libbpf's print function. */
 int trace_init(struct trace *t);
 
-/* After x_bpf__open(), before load: trace_tgid from -p and the filter knobs
- * from trace_filters (an error if the program lacks a knob whose option was
- * given), and the `events` ring buffer size from -b (if the object has that
- * map). */
-int trace_prepare(struct trace *t, struct bpf_object *obj);
-
-/* After x_bpf__open() and the knobs: trace_prepare(), then load the
- * skeleton (x_bpf__load() does the same) with a one-line error on failure. */
+/* After x_bpf__open() and the subcommand's own knobs: sets trace_tgid from
+ * -p and the `events` ring buffer size from -b (if the object has that map),
+ * then loads the skeleton (as x_bpf__load() does) with a one-line error on
+ * failure, and finds the trace_drops counter (if the object has it). */
 int trace_load(struct trace *t, struct bpf_object_skeleton *skel);
 
 /* After load: attach each program to httpd:<program name> in t->module for
@@ -138,26 +139,50 @@ int trace_attach(struct trace *t);
  * so that everything is attached when its "tracing" line appears. */
 int trace_attach_other(struct trace *t, struct bpf_program *prog);
 
+/* Hand a link the subcommand made itself (a uprobe on one process, a perf
+ * event) to t: trace_close() destroys it. Returns 0 or -ENOMEM (said). */
+int trace_link_add(struct trace *t, struct bpf_link *link);
+
+/* Destroy a link held by t before the end (its process exited). */
+void trace_link_destroy(struct trace *t, struct bpf_link *link);
+
 /* A consumer for the object's `events` map calling fn(ctx, data, size) per
- * event (return 0 from fn; non-zero stops draining). */
+ * event (return 0 from fn; non-zero stops draining); trace_stream_run()
+ * opens its own. */
 int trace_stream_open(struct trace *t, ring_buffer_sample_fn fn, void *ctx);
 
-/* Drain `events`, report new drops (stderr once a second at most, and
- * t->on_drops), flush stdout, then sleep TRACE_POLL_MS unless exiting.
- * Returns 0, or a negative errno on a consumer error. A closed stdout
- * (EPIPE) sets trace_exiting and trace_epipe and returns 0. */
-int trace_stream_poll(struct trace *t);
+/* A streaming subcommand's run after trace_attach(), written once:
+ *
+ *   consumer of `events` (fn(ctx, data, size) per event; fn counts in count)
+ *   begin(ctx)                  the header, if any
+ *   until Ctrl-C, -d's deadline or a closed stdout, every TRACE_POLL_MS:
+ *           drain, report new drops (stderr once a second at most; with -j
+ *           also {"type":"drops","dropped":N}), flush stdout; tick(ctx)
+ *           once a second, if given
+ *   a last drain; "httpdtrace: N <what>, M dropped" on stderr
+ *   end(ctx)                    a closing report, if any
+ *   with -j and a json_key: {"type":"summary","<json_key>":N,"dropped":M}
+ *
+ * Nothing after the drain when stdout closed (| head). Returns 0, or a
+ * negative errno (said) if the consumer or stdout failed. */
+struct trace_stream {
+	ring_buffer_sample_fn fn;
+	void *ctx;
+	void (*begin)(void *ctx);
+	void (*tick)(void *ctx);
+	void (*end)(void *ctx);
+	const char *what;          /* "requests", "connections" ... */
+	const char *json_key;      /* the JSON summary's count; NULL: none */
+	unsigned long long count;  /* events, bumped by fn */
+};
+
+int trace_stream_run(struct trace *t, struct trace_stream *s);
 
 /* Sleep up to `ms` unless trace_exiting is set (wakes early on signals). */
 void trace_sleep_ms(unsigned int ms);
 
 /* Total events lost to a full ring buffer so far (reads the map). */
 unsigned long long trace_drops(struct trace *t);
-
-/* Call once after the loop: a last drain (so *count, which the event
- * callback bumps, is final), a last drop report, then the stderr summary
- * "httpdtrace: N <what>, M dropped" (nothing after EPIPE). */
-void trace_stream_finish(struct trace *t, const unsigned long long *count, const char *what);
 
 /* ---------------------------------------------------------------------------
  * [interval] [count]: the positional arguments of aggregating subcommands
@@ -204,8 +229,17 @@ bool trace_interval_last(const struct trace_interval *iv);
  * and cleared without losing what arrives meanwhile. Returns the old one. */
 unsigned int trace_gen_flip(unsigned int *gen);
 
-/* Nanoseconds of CLOCK_MONOTONIC. */
+/* Nanoseconds of CLOCK_MONOTONIC (the clock of bpf_ktime_get_ns()). */
 unsigned long long trace_now_ns(void);
+
+/* The one conversion to wall-clock time: "HH:MM:SS.mmm", local time, of the
+ * CLOCK_MONOTONIC instant mono_ns (an event's bpf_ktime_get_ns()), through
+ * the offset between the two clocks taken at trace_attach(). Returns buf. */
+char *trace_wallclock(char *buf, size_t len, unsigned long long mono_ns);
+
+/* A TIME column: trace_wallclock() with -T, else seconds since the attach
+ * ("%.3f"). Returns buf. */
+char *trace_time(const struct trace *t, char *buf, size_t len, unsigned long long mono_ns);
 
 /* Detach and free what trace_* made (safe on a zeroed or half-made t). */
 void trace_close(struct trace *t);

@@ -10,6 +10,7 @@ int main(void)
 	test_hist();
 	test_fmt();
 	test_filter();
+	test_options();
 	printf("unit: %d passed, %d failed\n", unit_passed, unit_failed);
 	return unit_failed ? 1 : 0;
 }

@@ -50,5 +50,6 @@ extern int unit_passed, unit_failed;
 void test_hist(void);
 void test_fmt(void);
 void test_filter(void);
+void test_options(void);
 
 #endif /* UNIT_H */

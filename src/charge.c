@@ -1,5 +1,5 @@
 /*
- * reqstat.c - the user side of per-request counters (reqstat.h): one line
+ * charge.c - the user side of per-request counters (charge.h): one line
  * per request as it ends (-r), or totals per uri printed as a table at each
  * report, sorted on one column, the busiest first.
  */
@@ -10,17 +10,16 @@
 #include <bpf/libbpf.h>
 #include "filter.h"
 #include "fmt.h"
+#include "options.h"
 #include "proc.h"
-#include "reqstat.h"
+#include "charge.h"
 #include "trace.h"
 
-struct reqstat_env reqstat_env;
+struct charge_env charge_env;
 
 static const struct argp_option opts[] = {
 	{ "per-request", 'r', NULL, 0, "One line per request instead of per uri", 0 },
-	{ "json", 'j', NULL, 0, "JSON lines", 0 },
 	{ "top", 't', "N", 0, "Only the first N uris of the table", 0 },
-	{ "duration", 'd', "DURATION", 0, "Stop after DURATION (10s, 1m)", 0 },
 	{ 0 },
 };
 
@@ -30,23 +29,12 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 
 	switch (key) {
 	case 'r':
-		reqstat_env.per_request = true;
-		break;
-	case 'j':
-		reqstat_env.json = true;
+		charge_env.per_request = true;
 		break;
 	case 't':
-		if (filter_count_parse(arg, &n) || n > 1000000)
+		if (opt_count_parse(arg, &n) || n > 1000000)
 			argp_error(state, "invalid count '%s'", arg);
-		reqstat_env.top = (int)n;
-		break;
-	case 'd':
-		if (filter_duration_parse(arg, &reqstat_env.duration_us) || !reqstat_env.duration_us)
-			argp_error(state, "invalid duration '%s': give a positive number and a "
-				   "unit, as in 10s, 1m", arg);
-		break;
-	case ARGP_KEY_ARG:
-		argp_error(state, "unexpected argument '%s'", arg);
+		charge_env.top = (int)n;
 		break;
 	default:
 		return ARGP_ERR_UNKNOWN;
@@ -54,19 +42,19 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	return 0;
 }
 
-const struct argp reqstat_argp = { opts, parse_arg, NULL, NULL, NULL, NULL, NULL };
+const struct argp charge_argp = { opts, parse_arg, NULL, NULL, NULL, NULL, NULL };
 
 /* Totals of one uri since the last report. */
 struct uri_total {
-	char uri[REQSTAT_URI_LEN];
+	char uri[STR_URI];
 	unsigned long long requests;
-	unsigned long long v[REQSTAT_MAX];
+	unsigned long long v[CHARGE_MAX];
 };
 
 static struct uri_total *totals;
 static size_t ntotals, cap;
 
-void reqstat_begin(const struct reqstat_opts *o)
+void charge_begin(const struct charge_opts *o)
 {
 	if (!o->per_request || o->json)
 		return;
@@ -76,7 +64,7 @@ void reqstat_begin(const struct reqstat_opts *o)
 	printf(" %s\n", "URI");
 }
 
-static void print_json_values(const struct reqstat_opts *o, const unsigned long long *v,
+static void print_json_values(const struct charge_opts *o, const unsigned long long *v,
 			      unsigned long long per)
 {
 	for (int i = 0; i < o->ncols; i++)
@@ -103,13 +91,13 @@ static struct uri_total *uri_total(const char *uri)
 	return &totals[ntotals++];
 }
 
-int reqstat_event(const struct reqstat_opts *o, const struct reqstat_event *e)
+int charge_event(const struct charge_opts *o, const struct charge_event *e)
 {
-	unsigned long long v[REQSTAT_MAX];
-	char uri[FMT_ESC_SIZE(REQSTAT_URI_LEN)];
+	unsigned long long v[CHARGE_MAX];
+	char uri[FMT_ESC_SIZE(STR_URI)];
 	struct uri_total *t;
 
-	for (int i = 0; i < REQSTAT_MAX; i++)
+	for (int i = 0; i < CHARGE_MAX; i++)
 		v[i] = e->v[i];
 	if (o->per_request && o->json) {
 		printf("{\"type\":\"request\",\"id\":%llu,\"pid\":%u,\"tid\":%u,\"uri\":",
@@ -124,7 +112,7 @@ int reqstat_event(const struct reqstat_opts *o, const struct reqstat_event *e)
 		printf(" %s\n", fmt_esc(uri, sizeof(uri), e->uri));
 	} else if ((t = uri_total(e->uri))) {
 		t->requests++;
-		for (int i = 0; i < REQSTAT_MAX; i++)
+		for (int i = 0; i < CHARGE_MAX; i++)
 			t->v[i] += v[i];
 	}
 	return 0;
@@ -141,9 +129,9 @@ static int by_column(const void *a, const void *b)
 	return strcmp(x->uri, y->uri);
 }
 
-void reqstat_report(const struct reqstat_opts *o)
+void charge_report(const struct charge_opts *o)
 {
-	char uri[FMT_ESC_SIZE(REQSTAT_URI_LEN)];
+	char uri[FMT_ESC_SIZE(STR_URI)];
 	size_t n;
 
 	if (o->per_request)
@@ -175,7 +163,7 @@ void reqstat_report(const struct reqstat_opts *o)
 	ntotals = 0;
 }
 
-void reqstat_free(void)
+void charge_free(void)
 {
 	free(totals);
 	totals = NULL;
@@ -198,54 +186,60 @@ static int add_proc(pid_t pid, void *ctx)
 	return 0;
 }
 
-void reqstat_add_procs(struct trace *t, struct bpf_map *procs)
+void charge_add_procs(struct trace *t, struct bpf_map *procs)
 {
 	struct procs_ctx pc = { t->module, bpf_map__fd(procs) };
 
 	proc_each(add_proc, &pc);
 }
 
-static unsigned long long nevents;
+/* What the stream's callbacks need. */
+struct run {
+	struct trace_stream stream;
+	struct charge_opts *o;
+	void (*tick)(void *ctx);
+	void *tick_ctx;
+};
 
 static int on_event(void *ctx, void *data, size_t size)
 {
-	if (size < sizeof(struct reqstat_event))
+	struct run *r = ctx;
+
+	if (size < sizeof(struct charge_event))
 		return 0;
-	nevents++;
-	return reqstat_event(ctx, data);
+	r->stream.count++;
+	return charge_event(r->o, data);
 }
 
-int reqstat_run(struct trace *t, struct reqstat_opts *o, void (*tick)(void *ctx), void *ctx)
+static void on_begin(void *ctx)
 {
-	unsigned long long d = reqstat_env.duration_us;
-	unsigned long long next_tick = t->start_ns + 1000000000ULL;
-	unsigned long long deadline = d ? t->start_ns + d * 1000ULL : 0;
-	int err = trace_stream_open(t, on_event, o);
+	charge_begin(((struct run *)ctx)->o);
+}
 
-	o->per_request = reqstat_env.per_request;
-	o->json = reqstat_env.json;
-	o->top = reqstat_env.top;
-	if (err)
-		return err;
-	reqstat_begin(o);
-	while (!trace_exiting) {
-		unsigned long long now;
+static void on_tick(void *ctx)
+{
+	struct run *r = ctx;
 
-		err = trace_stream_poll(t);
-		if (err)
-			return err;
-		now = trace_now_ns();
-		if (deadline && now >= deadline)
-			break;
-		if (tick && now >= next_tick) {
-			tick(ctx);
-			next_tick = now + 1000000000ULL;
-		}
-	}
-	trace_stream_finish(t, &nevents, "requests");
-	if (!trace_epipe) {
-		reqstat_report(o);
-		fflush(stdout);
-	}
-	return 0;
+	if (r->tick)
+		r->tick(r->tick_ctx);
+}
+
+static void on_end(void *ctx)
+{
+	charge_report(((struct run *)ctx)->o);
+}
+
+int charge_run(struct trace *t, struct charge_opts *o, void (*tick)(void *ctx), void *ctx)
+{
+	struct run r = {
+		.stream = { .fn = on_event, .begin = on_begin, .tick = on_tick, .end = on_end,
+			    .what = "requests" },
+		.o = o, .tick = tick, .tick_ctx = ctx,
+	};
+
+	r.stream.ctx = &r;
+	o->per_request = charge_env.per_request;
+	o->json = trace_env.json;
+	o->top = charge_env.top;
+	return trace_stream_run(t, &r.stream);
 }
