@@ -396,3 +396,28 @@ def test_help_lists_commands_and_examples():
     for opt in ("-s,", "-l,", "-M,", "-H,", "-u,", "-U,", "-q,", "-j,", "-b,", "-m,", "-p,",
                 "-v,"):
         assert opt in r.stdout, opt
+
+
+def test_wall_clock_times(httpdtrace, make_httpd):
+    """-T: each line's TIME is the wall clock (local time) when the request
+    ended, to the millisecond, between the client's clock before and after."""
+    h = make_httpd("event")
+    t = httpdtrace("requests", "-m", MODULE, "-T")
+    before = time.time()
+    for _ in range(3):
+        assert send(h, "GET", "/static.html") == 200
+        time.sleep(0.05)
+    after = time.time()
+    h.wait_access_lines(3)
+    t.stop()
+    assert t.rc == 0, t.describe()
+    rows = parse_requests(t.stdout)
+    assert len(rows) == 3
+    day = time.localtime(before)
+    midnight = time.mktime(day[:3] + (0, 0, 0) + day[6:])
+    for r in rows:
+        hh, mm, ss = r["time"].split(":")
+        assert re.fullmatch(r"\d\d:\d\d:\d\d\.\d{3}", r["time"]), r["time"]
+        when = midnight + int(hh) * 3600 + int(mm) * 60 + float(ss)
+        assert before - 0.002 <= when <= after + 0.002, (r["time"], before, after)
+    assert [r["time"] for r in rows] == sorted(r["time"] for r in rows)
