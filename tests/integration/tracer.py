@@ -211,8 +211,14 @@ class Bpftrace:
         attaches; the semaphores cannot tell either (the kernel raises one
         once per site, however many tracers share it); the kernel's list of
         perf-event attachments can: bpftool perf shows one uprobe per site
-        per tracer process."""
-        names = set(re.findall(r":httpd:(\w+)", self.program()))
+        per tracer process. bpftrace runs BEGIN once everything is attached:
+        a program whose BEGIN prints (a header, or what it sets up for the
+        probes) is ready when that line is out, not before."""
+        program = self.program()
+        names = set(re.findall(r":httpd:(\w+)", program))
+        begin = re.search(r"^BEGIN\s*\{(.*?)^\}", program, re.M | re.S) or \
+            re.search(r"BEGIN\s*\{([^}]*)\}", program)
+        begin_prints = bool(begin and "printf" in begin.group(1))
         want = 0
         if names and os.path.exists(self.so):
             sites = semaphores.sites(self.so)
@@ -221,9 +227,12 @@ class Bpftrace:
                                      stderr=subprocess.PIPE, env=self.env, text=True,
                                      errors="replace")
         attached = threading.Event()
+        begun = threading.Event()
 
         def read_out():
             for line in self.proc.stdout:
+                if attached.is_set():
+                    begun.set()
                 if line.startswith("Attaching"):
                     attached.set()
                 self.out.append(line)
@@ -238,7 +247,8 @@ class Bpftrace:
             t.start()
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and self.proc.poll() is None:
-            if attached.wait(0.1) and uprobes_attached(self.proc.pid) >= want:
+            if attached.wait(0.1) and uprobes_attached(self.proc.pid) >= want and \
+                    (begun.is_set() or not begin_prints):
                 if not want:
                     time.sleep(1.0)     # nothing to count: give it a moment
                 return self
