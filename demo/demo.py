@@ -10,7 +10,7 @@ way out: at the end, on an error, on Ctrl-C or SIGTERM. Needs no terminal.
 
 The viewers are the VIEWERS below: httpdtrace commands that print until
 SIGINT. The bpftrace scripts in scripts/bpftrace/ show the same views
-(http-requests.bt, request-latency.bt) for those who prefer bpftrace.
+(requests.bt, latency.bt) for those who prefer bpftrace.
 """
 import errno
 import http.client

@@ -1,10 +1,10 @@
 #!/usr/sbin/dtrace -s
 /*
- * connections.d - one line per client connection Apache closed, from
+ * conns.d - one line per client connection Apache closed, from
  * mod_dtprovider's httpd:::conn-start and httpd:::conn-done probes. The D
- * version of scripts/bpftrace/connections.bt, same columns.
+ * version of scripts/bpftrace/conns.bt, same columns.
  *
- * USAGE: dtrace -L /usr/local/lib/dtrace -s connections.d
+ * USAGE: dtrace -L /usr/local/lib/dtrace -s conns.d
  *
  * Columns: TIME(s) since tracing began; REMOTE and LOCAL address:port;
  * REQS requests served on it; DUR(us) accepted to closed; IN and OUT bytes

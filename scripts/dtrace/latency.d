@@ -1,10 +1,10 @@
 #!/usr/sbin/dtrace -s
 /*
- * request-latency.d - power-of-two histogram of request latency in
+ * latency.d - power-of-two histogram of request latency in
  * microseconds, from mod_dtprovider's httpd:::request-done probe, printed at
- * Ctrl-C. The D version of scripts/bpftrace/request-latency.bt.
+ * Ctrl-C. The D version of scripts/bpftrace/latency.bt.
  *
- * USAGE: dtrace -L /usr/local/lib/dtrace -s request-latency.d [status]
+ * USAGE: dtrace -L /usr/local/lib/dtrace -s latency.d [status]
  *    with `status`: one histogram per final status (%>s)
  *
  * Not run by this project's tests (no DTrace on Linux); its probes and

@@ -1,10 +1,10 @@
 #!/usr/sbin/dtrace -s
 /*
- * request-phases.d - time in each processing phase of Apache's requests, in
+ * phases.d - time in each processing phase of Apache's requests, in
  * microseconds, from mod_dtprovider's httpd:::request-phase probe, printed
- * at Ctrl-C. The D version of scripts/bpftrace/request-phases.bt.
+ * at Ctrl-C. The D version of scripts/bpftrace/phases.bt.
  *
- * USAGE: dtrace -L /usr/local/lib/dtrace -s request-phases.d
+ * USAGE: dtrace -L /usr/local/lib/dtrace -s phases.d
  *
  * A phase begins at the probe with its number and ends at the request's next
  * request-phase; read (request line and headers) has no probe: the first

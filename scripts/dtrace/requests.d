@@ -1,10 +1,10 @@
 #!/usr/sbin/dtrace -s
 /*
- * http-requests.d - one line per request Apache finished (each access-log
+ * requests.d - one line per request Apache finished (each access-log
  * line), from mod_dtprovider's httpd:::request-done probe. The D version of
- * scripts/bpftrace/http-requests.bt, same columns.
+ * scripts/bpftrace/requests.bt, same columns.
  *
- * USAGE: dtrace -L /usr/local/lib/dtrace -s http-requests.d
+ * USAGE: dtrace -L /usr/local/lib/dtrace -s requests.d
  *    (-L: where `make install` put the translator httpd.d, unless it is in
  *    /usr/lib/dtrace)
  *

@@ -132,8 +132,7 @@ def check_program(text):
 
 def test_d_scripts():
     names = sorted(os.path.basename(p) for p in D_SCRIPTS)
-    assert names == ["connections.d", "http-requests.d", "request-latency.d",
-                     "request-phases.d"]
+    assert names == ["conns.d", "latency.d", "phases.d", "requests.d"]
     for path in D_SCRIPTS:
         assert check_program(read(path)) >= 1, path
 

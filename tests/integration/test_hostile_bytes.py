@@ -138,8 +138,8 @@ def traced(tmp_path_factory, request):
             tools[name] = Httpdtrace(*(args[:1] + ["-m", MODULE] + args[1:]))
             started.append(tools[name].start())
         scripts = {}
-        for name, args in (("http-requests.bt", []), ("request-phases.bt", ["each"]),
-                           ("connections.bt", [])):
+        for name, args in (("requests.bt", []), ("phases.bt", ["each"]),
+                           ("conns.bt", [])):
             scripts[name] = Bpftrace(argv=[os.path.join(SCRIPTS, name), MODULE] + args,
                                      env={"BPFTRACE_STRLEN": "64"})
             started.append(scripts[name].start())
@@ -190,7 +190,7 @@ def test_text_output_has_no_control_or_high_byte(traced, name):
     assert clean(out) == [], (name, t.stdout[:2000])
 
 
-@pytest.mark.parametrize("name", ["http-requests.bt", "request-phases.bt", "connections.bt"])
+@pytest.mark.parametrize("name", ["requests.bt", "phases.bt", "conns.bt"])
 def test_script_output_has_no_control_or_high_byte(traced, name):
     t = traced[1][name]
     out = t.raw().encode("utf-8", "surrogateescape")
@@ -228,7 +228,7 @@ def test_top_showed_the_hostile_uri_in_flight_and_the_method_row(traced):
 
 
 def test_bpftrace_requests_script_escapes_as_x(traced):
-    out = traced[1]["http-requests.bt"].raw()
+    out = traced[1]["requests.bt"].raw()
     assert "/\\x1b[2J\\x1b[31mRED\\x07" in out
     assert json.dumps(out).count("\\u001b") == 0
     assert re.search(r"/h\\x7fx", out)

@@ -209,7 +209,7 @@ def test_keepalive_requests_have_distinct_ids(bpftrace, make_httpd):
 
 
 # ---------------------------------------------------------------------------
-# scripts/bpftrace/request-phases.bt, run as an operator runs it
+# scripts/bpftrace/phases.bt, run as an operator runs it
 # ---------------------------------------------------------------------------
 EACH_LINE = re.compile(r"^(\d+) +(\d+) +(\d+) +(\d+) +(\d+) +(\d+) +(\d+) (\S+)$")
 
@@ -217,7 +217,7 @@ EACH_LINE = re.compile(r"^(\d+) +(\d+) +(\d+) +(\d+) +(\d+) +(\d+) +(\d+) (\S+)$
 def test_request_phases_script(bpftrace, make_httpd):
     h = make_httpd("event", extra=EXTRA)
     handlers.install(h)
-    t = bpftrace(argv=[os.path.join(SCRIPTS, "request-phases.bt"), MODULE, "each"])
+    t = bpftrace(argv=[os.path.join(SCRIPTS, "phases.bt"), MODULE, "each"])
     for path, code in (("/static.html", "200"), ("/denied", "403"),
                        ("/missing.html", "404"), ("/sleep.lua", "200")):
         assert curl(h, path) == code
@@ -238,7 +238,7 @@ def test_request_phases_script(bpftrace, make_httpd):
     # bpftrace compiled it without a warning (an address-space one, once)
     assert not [l for l in t.err if "WARNING" in l], t.describe()
     # Without `each`: histograms at exit, one per phase, in phase order.
-    t = bpftrace(argv=[os.path.join(SCRIPTS, "request-phases.bt"), MODULE])
+    t = bpftrace(argv=[os.path.join(SCRIPTS, "phases.bt"), MODULE])
     assert curl(h, "/static.html") == "200"
     h.wait_access_lines(5)
     t.stop()

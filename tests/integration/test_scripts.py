@@ -97,14 +97,14 @@ def output_lines(t):
 
 
 # ---------------------------------------------------------------------------
-# http-requests.bt
+# requests.bt
 # ---------------------------------------------------------------------------
 REQ_LINE = re.compile(r"^ *(\d+)\.(\d{3}) +(\d+) (\d{3}) +(\S+) +(\S+) (\S+) +(\S+)$")
 
 
 def test_http_requests(bpftrace, make_httpd):
     h = make_httpd("event")
-    t = run_script(bpftrace, "http-requests.bt")
+    t = run_script(bpftrace, "requests.bt")
     conns = drive(h)
     t.stop()
     lines = output_lines(t)
@@ -129,7 +129,7 @@ def test_http_requests(bpftrace, make_httpd):
 
 
 # ---------------------------------------------------------------------------
-# request-latency.bt
+# latency.bt
 # ---------------------------------------------------------------------------
 BUCKET = re.compile(r"^\[([^\]]+)[\])] +(\d+) \|[@ ]*\|$")
 
@@ -152,7 +152,7 @@ def histograms(lines):
 
 def test_request_latency(bpftrace, make_httpd):
     h = make_httpd("event")
-    t = run_script(bpftrace, "request-latency.bt")
+    t = run_script(bpftrace, "latency.bt")
     n = sum(len(c[3]) for c in drive(h))
     t.stop()
     lines = output_lines(t)
@@ -162,7 +162,7 @@ def test_request_latency(bpftrace, make_httpd):
 
 def test_request_latency_by_status(bpftrace, make_httpd):
     h = make_httpd("event")
-    t = run_script(bpftrace, "request-latency.bt", "status")
+    t = run_script(bpftrace, "latency.bt", "status")
     conns = drive(h)
     t.stop()
     want = {}
@@ -176,14 +176,14 @@ def test_request_latency_by_status(bpftrace, make_httpd):
 
 
 # ---------------------------------------------------------------------------
-# connections.bt
+# conns.bt
 # ---------------------------------------------------------------------------
 CONN_LINE = re.compile(r"^ *(\d+)\.(\d{3}) +(\S+) +(\S+) +(\d+) +(\d+) +(\d+) +(\d+) (\w+)$")
 
 
 def test_connections(bpftrace, make_httpd):
     h = make_httpd("event")
-    t = run_script(bpftrace, "connections.bt")
+    t = run_script(bpftrace, "conns.bt")
     conns = drive(h)
     t.stop()
     lines = output_lines(t)
