@@ -16,8 +16,8 @@
  *   stats     per (uri, client, vhost, handler, method, status): bytes and
  *             a histogram. Read every -d seconds; rows group these keys by
  *             the shown field (with -s truncation, the regex filter and the
- *             drill-down scope applied here), rates are the growth since
- *             the previous read.
+ *             drill-down levels applied in user space), rates are the growth
+ *             since the previous read.
  *   inflight  request-start inserts, request-done deletes: the oldest
  *             entries are the requests in flight. An entry whose process
  *             has died (a killed child never fires request-done) is
@@ -27,11 +27,16 @@
  * holds them, never above the largest latency seen (for the -T window, whose
  * exact max is unknown, the largest slot's upper edge).
  *
+ * The parts: top_table.c keeps what was read and sums the windows,
+ * top_view.c makes the rows (grouped, filtered, scoped, sorted),
+ * top_report.c prints them (the text lines, -b, -j). This file holds the
+ * options, the map reads, the full screen, main and the two loops.
+ *
  * Collection never waits for the screen: the kernel counts on its own, and
- * the loop below wakes every TRACE_POLL_MS (in full screen, getch()'s
- * timeout is that sleep) to drain events and take the per-second snapshot;
- * `stats` and `inflight` are read only when a screen or report is due, and
- * a filter being typed, the help or a pause hold nothing else up.
+ * both loops wake every TRACE_POLL_MS (in full screen, getch()'s timeout is
+ * that sleep) to drain events and take the per-second snapshot; `stats` and
+ * `inflight` are read only when a screen or report is due, and a filter being
+ * typed, the help or a pause hold nothing else up.
  */
 #include <argp.h>
 #include <curses.h>
@@ -39,32 +44,20 @@
 #include <locale.h>
 #include <signal.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
-#include <linux/types.h>
+#include <bpf/libbpf.h>
 #include "filter.h"
-#include "fmt.h"
-#include "hist.h"
 #include "httpdtrace.h"
 #include "top.h"
 #include "top.skel.h"
+#include "top_report.h"
+#include "top_table.h"
+#include "top_view.h"
 #include "trace.h"
 
-#define NS_PER_S 1000000000ULL
-#define KEY_LEN (TOP_URI_LEN + 8)
-#define MAX_SCOPES 4
-#define LINE_LEN 1024
-
-enum group { G_URI, G_CLIENT, G_VHOST, G_STATUS, G_METHOD, G_HANDLER, G_N };
-static const char *const group_names[G_N] = { "uri", "client", "vhost", "status", "method",
-					      "handler" };
-
-enum sort { S_REQS, S_RATE, S_BYTES, S_AVG, S_P95, S_5XX, S_KEY, S_N };
-static const char *const sort_names[S_N] = { "requests", "rate", "bytes", "avg", "p95", "5xx",
-					     "key" };
-static const char sort_keys[S_N] = { 'n', 'r', 'b', 'a', 'p', 'e', 'k' };
+#define DEFAULT_INTERVAL_MS 2000
 
 static struct env {
 	unsigned int window_s;  /* -T */
@@ -72,13 +65,12 @@ static struct env {
 	unsigned int segments;  /* -s */
 	unsigned int rows;      /* -r, 0: all (batch) or what fits (screen) */
 	unsigned int max_keys;  /* -K */
-	enum group group;
-	enum sort sort;
+	enum top_group group;   /* -g */
+	enum top_sort sort;     /* -o */
 	bool batch, json;
 	const char *filter;     /* -f */
+	struct trace_interval interval; /* -d and -n, or [interval] [count] */
 } env = { .window_s = 30, .max_keys = TOP_MAX_KEYS };
-
-static struct trace_interval iv; /* -d / -n or [interval] [count] */
 
 /* ---------------------------------------------------------------------------
  * Options
@@ -154,11 +146,11 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		env.json = true;
 		break;
 	case 'd':
-		if (filter_interval_parse(arg, &iv.ms))
+		if (filter_interval_parse(arg, &env.interval.ms))
 			argp_error(state, "invalid delay '%s': give seconds (2, 0.5) or 500ms", arg);
 		break;
 	case 'n':
-		if (filter_count_parse(arg, &iv.count))
+		if (filter_count_parse(arg, &env.interval.count))
 			argp_error(state, "invalid count '%s': give 1 or more", arg);
 		break;
 	case 'T':
@@ -168,16 +160,16 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		env.window_n = parse_uint(state, "request count", arg, 1, 1000000);
 		break;
 	case 'g':
-		if ((i = name_index(group_names, G_N, arg)) < 0)
+		if ((i = name_index(top_group_names, TOP_GROUPS, arg)) < 0)
 			argp_error(state, "invalid group '%s': give uri, client, vhost, status, "
 				   "method or handler", arg);
-		env.group = (enum group)i;
+		env.group = (enum top_group)i;
 		break;
 	case 'o':
-		if ((i = name_index(sort_names, S_N, arg)) < 0)
+		if ((i = name_index(top_sort_names, TOP_SORTS, arg)) < 0)
 			argp_error(state, "invalid sort '%s': give requests, rate, bytes, avg, "
 				   "p95, 5xx or key", arg);
-		env.sort = (enum sort)i;
+		env.sort = (enum top_sort)i;
 		break;
 	case 's':
 		env.segments = parse_uint(state, "segment count", arg, 1, 64);
@@ -192,7 +184,7 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		env.max_keys = parse_uint(state, "key count", arg, 16, 1 << 20);
 		break;
 	case ARGP_KEY_ARG:
-		trace_interval_arg(&iv, state, arg);
+		trace_interval_arg(&env.interval, state, arg);
 		break;
 	case ARGP_KEY_END:
 		if (env.batch && env.json)
@@ -205,671 +197,103 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 }
 
 /* ---------------------------------------------------------------------------
- * Collection: the kernel's maps as last read
+ * Collection: the kernel's maps read into the table
  * ------------------------------------------------------------------------- */
-
-/* One entry of `stats` (never deleted there, so keys only appear). */
-struct tuple {
-	struct top_key key;
-	struct top_stats cur;
-	unsigned long long prev_count, prev_bytes; /* at the read before */
-	bool used;
-};
-
-struct snap {
-	unsigned long long ts, count, bytes;
-	unsigned long long slots[HIST_SLOTS];
-};
-
-struct flight {
-	__u64 id;
-	struct top_flight f;
-};
-
-static struct collect {
+struct top_collect {
 	int totals_fd, stats_fd, inflight_fd;
-	struct top_totals tot;       /* at the last read */
-	struct tuple *tuples;        /* open addressing, ntab slots */
-	size_t ntab, ntuples;
-	unsigned long long read_ns, prev_read_ns;
-	struct snap *snaps;          /* ring, one per second */
-	size_t nsnaps, snap_next;
-	unsigned long long next_snap_ns;
-	struct top_event *recent;    /* ring of the last env.window_n (-H) */
-	size_t nrecent, recent_next;
-	struct flight *flights;      /* oldest first */
-	size_t nflights;
-	unsigned long long gone;     /* in-flight entries of dead processes */
-	unsigned long long start_ns;
-} col;
+	struct ring_buffer *events; /* -H: the consumer of `events` (top_table_add_event) */
+	struct top_table *table;
+};
 
-static int read_totals(void)
+static int read_totals(struct top_collect *c)
 {
 	__u32 zero = 0;
 	struct top_totals v;
 
-	if (bpf_map_lookup_elem(col.totals_fd, &zero, &v))
+	if (bpf_map_lookup_elem(c->totals_fd, &zero, &v))
 		return -errno;
-	col.tot = v;
+	c->table->totals = v;
 	return 0;
 }
 
-/* FNV-1a over the whole key (its padding is zero, see top.h). */
-static size_t key_hash(const struct top_key *k)
-{
-	const unsigned char *p = (const unsigned char *)k;
-	unsigned long long h = 1469598103934665603ULL;
-
-	for (size_t i = 0; i < sizeof(*k); i++)
-		h = (h ^ p[i]) * 1099511628211ULL;
-	return (size_t)h;
-}
-
-static void tuple_update(const struct top_key *k, const struct top_stats *v)
-{
-	size_t i = key_hash(k) & (col.ntab - 1);
-	struct tuple *t;
-
-	while (col.tuples[i].used && memcmp(&col.tuples[i].key, k, sizeof(*k)))
-		i = (i + 1) & (col.ntab - 1);
-	t = &col.tuples[i];
-	if (!t->used) {
-		t->used = true;
-		t->key = *k;
-		col.ntuples++;
-	}
-	t->prev_count = t->cur.lat.count;
-	t->prev_bytes = t->cur.bytes_out;
-	t->cur = *v;
-	/* slots and count are bumped separately: trust the slots */
-	t->cur.lat.count = 0;
-	for (int s = 0; s < HIST_SLOTS; s++)
-		t->cur.lat.count += t->cur.lat.slots[s];
-}
-
-static void read_stats(void)
+static void read_stats(struct top_collect *c)
 {
 	struct top_key k, next;
 	struct top_stats v;
 	void *prev = NULL;
 
-	/* the table has twice the map's room, so it never fills */
-	while (!bpf_map_get_next_key(col.stats_fd, prev, &next)) {
-		if (!bpf_map_lookup_elem(col.stats_fd, &next, &v) && col.ntuples < col.ntab / 2)
-			tuple_update(&next, &v);
+	while (!bpf_map_get_next_key(c->stats_fd, prev, &next)) {
+		/* from half full on, no key is updated, new or known */
+		if (!bpf_map_lookup_elem(c->stats_fd, &next, &v) && top_table_has_room(c->table))
+			top_table_update(c->table, &next, &v);
 		k = next;
 		prev = &k;
 	}
 }
 
-static int flight_cmp(const void *a, const void *b)
+static void read_inflight(struct top_collect *c)
 {
-	const struct flight *x = a, *y = b;
-
-	return x->f.start_ns < y->f.start_ns ? -1 : x->f.start_ns > y->f.start_ns;
-}
-
-/* Read `inflight`, oldest first; drop (and count) entries whose process is
- * gone: their request-done will never come. */
-static void read_inflight(void)
-{
+	struct top_table *t = c->table;
 	__u64 k, next, *prev = NULL;
 	struct top_flight f;
 
-	col.nflights = 0;
-	while (!bpf_map_get_next_key(col.inflight_fd, prev, &next)) {
+	t->nin_flight = 0;
+	while (!bpf_map_get_next_key(c->inflight_fd, prev, &next)) {
 		k = next;
 		prev = &k;
-		if (bpf_map_lookup_elem(col.inflight_fd, &next, &f) ||
-		    col.nflights >= TOP_MAX_INFLIGHT)
+		if (bpf_map_lookup_elem(c->inflight_fd, &next, &f) ||
+		    t->nin_flight >= TOP_MAX_INFLIGHT)
 			continue;
 		if (kill((pid_t)f.pid, 0) && errno == ESRCH) {
-			if (!bpf_map_delete_elem(col.inflight_fd, &next))
-				col.gone++;
+			if (!bpf_map_delete_elem(c->inflight_fd, &next))
+				t->gone++;
 			continue;
 		}
-		col.flights[col.nflights].id = next;
-		col.flights[col.nflights++].f = f;
+		t->in_flight[t->nin_flight].id = next;
+		t->in_flight[t->nin_flight++].flight = f;
 	}
-	qsort(col.flights, col.nflights, sizeof(*col.flights), flight_cmp);
+	top_table_sort_in_flight(t);
 }
 
-static void collect(unsigned long long now)
+static void top_collect_read(struct top_collect *c, unsigned long long now)
 {
-	read_totals();
-	read_stats();
-	read_inflight();
-	col.prev_read_ns = col.read_ns;
-	col.read_ns = now;
+	read_totals(c);
+	read_stats(c);
+	read_inflight(c);
+	c->table->prev_read_ns = c->table->read_ns;
+	c->table->read_ns = now;
 }
 
-/* Once a second: the totals, for the -T window. */
-static void snap_tick(unsigned long long now)
+static unsigned long long top_collect_poll(struct top_collect *c)
 {
-	struct snap *s;
+	unsigned long long now;
 
-	if (now < col.next_snap_ns)
-		return;
-	col.next_snap_ns += NS_PER_S;
-	if (col.next_snap_ns <= now) /* a long stall: realign */
-		col.next_snap_ns = now + NS_PER_S;
-	if (read_totals())
-		return;
-	s = &col.snaps[col.snap_next++ % col.nsnaps];
-	s->ts = now;
-	s->count = col.tot.lat.count;
-	s->bytes = col.tot.bytes_out;
-	memcpy(s->slots, col.tot.lat.slots, sizeof(s->slots));
-}
-
-static int recent_event(void *ctx, void *data, size_t size)
-{
-	(void)ctx;
-	if (size < sizeof(struct top_event))
-		return 0;
-	memcpy(&col.recent[col.recent_next++ % env.window_n], data, sizeof(struct top_event));
-	if (col.nrecent < env.window_n)
-		col.nrecent++;
-	return 0;
-}
-
-/* ---------------------------------------------------------------------------
- * Windows: since start, and the recent one (-T seconds or -H requests)
- * ------------------------------------------------------------------------- */
-struct window {
-	char name[24];
-	unsigned long long requests, bytes;
-	double seconds;
-	struct hist lat;
-};
-
-static void window_all(struct window *w, unsigned long long now)
-{
-	snprintf(w->name, sizeof(w->name), "since start");
-	w->lat = col.tot.lat;
-	w->lat.count = 0;
-	for (int s = 0; s < HIST_SLOTS; s++)
-		w->lat.count += w->lat.slots[s];
-	w->requests = w->lat.count;
-	w->bytes = col.tot.bytes_out;
-	w->seconds = (double)(now - col.start_ns) / NS_PER_S;
-}
-
-/* Totals minus the newest snapshot taken at least window_s ago (none yet:
- * everything since start). */
-static void window_time(struct window *w, unsigned long long now)
-{
-	const struct snap *base = NULL;
-	unsigned long long base_ts = col.start_ns, base_bytes = 0;
-	int top = -1;
-
-	window_all(w, now);
-	snprintf(w->name, sizeof(w->name), "last %us", env.window_s);
-	for (size_t i = 0; i < col.nsnaps && i < col.snap_next; i++) {
-		const struct snap *s = &col.snaps[i];
-
-		if (s->ts + env.window_s * NS_PER_S <= now && (!base || s->ts > base->ts))
-			base = s;
-	}
-	if (base) {
-		base_ts = base->ts;
-		base_bytes = base->bytes;
-		w->lat.count = w->lat.sum = 0;
-		for (int s = 0; s < HIST_SLOTS; s++) {
-			w->lat.slots[s] -= base->slots[s] < w->lat.slots[s] ? base->slots[s] :
-									      w->lat.slots[s];
-			w->lat.count += w->lat.slots[s];
-			if (w->lat.slots[s])
-				top = s;
-		}
-		/* the window's max is only known to its slot */
-		if (top >= 0 && hist_slot_high((unsigned int)top) < w->lat.max)
-			w->lat.max = hist_slot_high((unsigned int)top);
-		w->lat.sum = 0; /* unknown; avg is not shown for windows */
-	}
-	w->requests = w->lat.count;
-	w->bytes = w->bytes > base_bytes ? w->bytes - base_bytes : 0;
-	w->seconds = (double)(now - base_ts) / NS_PER_S;
-}
-
-static void window_requests(struct window *w, unsigned long long now)
-{
-	unsigned long long oldest = now;
-
-	memset(w, 0, sizeof(*w));
-	snprintf(w->name, sizeof(w->name), "last %u req", env.window_n);
-	for (size_t i = 0; i < col.nrecent; i++) {
-		const struct top_event *e = &col.recent[i];
-
-		hist_add(&w->lat, e->latency_us);
-		w->bytes += e->bytes_out;
-		if (e->ts_ns < oldest)
-			oldest = e->ts_ns;
-	}
-	w->requests = col.nrecent;
-	w->seconds = (double)(now - (col.nrecent ? oldest : col.start_ns)) / NS_PER_S;
-}
-
-static void windows(struct window w[2], unsigned long long now)
-{
-	window_all(&w[0], now);
-	if (env.window_n)
-		window_requests(&w[1], now);
-	else
-		window_time(&w[1], now);
-}
-
-/* ---------------------------------------------------------------------------
- * Rows: tuples grouped by one field, filtered, scoped, sorted
- * ------------------------------------------------------------------------- */
-struct row {
-	char key[KEY_LEN];
-	unsigned long long requests, delta, bytes, delta_bytes, s5xx;
-	struct hist lat;
-};
-
-/* A drill-down level: only tuples whose `field` is `value`. */
-struct scope {
-	enum group field;
-	char value[KEY_LEN];
-	enum group group_before;
-	int sel_before;
-};
-
-static struct view {
-	struct scope scopes[MAX_SCOPES];
-	int nscopes;
-	struct filter_uri filter;
-	char filter_text[128];
-	struct row *rows;
-	size_t nrows;
-	struct row *rows2; /* a uri's drill-down: its statuses below its clients */
-	size_t nrows2;
-} view;
-
-static const char *or_dash(const char *s)
-{
-	return s[0] ? s : "-";
-}
-
-static void group_key(const struct top_key *k, enum group g, char *buf, size_t len)
-{
-	switch (g) {
-	case G_URI:
-		fmt_uri_prefix(buf, len, k->uri, env.segments);
-		break;
-	case G_CLIENT:
-		snprintf(buf, len, "%s", or_dash(k->client));
-		break;
-	case G_VHOST:
-		snprintf(buf, len, "%s", or_dash(k->vhost));
-		break;
-	case G_STATUS:
-		snprintf(buf, len, "%d", k->status);
-		break;
-	case G_METHOD:
-		snprintf(buf, len, "%s", or_dash(k->method));
-		break;
-	default:
-		snprintf(buf, len, "%s", or_dash(k->handler));
-	}
-}
-
-static bool tuple_shown(const struct tuple *t)
-{
-	char v[KEY_LEN];
-
-	if (!filter_uri_match(&view.filter, t->key.uri))
-		return false;
-	for (int i = 0; i < view.nscopes; i++) {
-		group_key(&t->key, view.scopes[i].field, v, sizeof(v));
-		if (strcmp(v, view.scopes[i].value))
-			return false;
-	}
-	return true;
-}
-
-struct keyed {
-	char key[KEY_LEN];
-	const struct tuple *t;
-};
-
-static int keyed_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct keyed *)a)->key, ((const struct keyed *)b)->key);
-}
-
-static unsigned long long row_avg(const struct row *r)
-{
-	return r->requests ? r->lat.sum / r->requests : 0;
-}
-
-static int row_cmp(const void *a, const void *b)
-{
-	const struct row *x = a, *y = b;
-	unsigned long long vx, vy;
-
-	switch (env.sort) {
-	case S_RATE:
-		vx = x->delta, vy = y->delta;
-		break;
-	case S_BYTES:
-		vx = x->delta_bytes, vy = y->delta_bytes;
-		break;
-	case S_AVG:
-		vx = row_avg(x), vy = row_avg(y);
-		break;
-	case S_P95:
-		vx = hist_percentile(&x->lat, 95), vy = hist_percentile(&y->lat, 95);
-		break;
-	case S_5XX:
-		vx = x->s5xx, vy = y->s5xx;
-		break;
-	case S_KEY:
-		return strcmp(x->key, y->key);
-	default:
-		vx = x->requests, vy = y->requests;
-	}
-	if (vx != vy)
-		return vx > vy ? -1 : 1;
-	if (x->requests != y->requests) /* ties: the busier first, then by key */
-		return x->requests > y->requests ? -1 : 1;
-	return strcmp(x->key, y->key);
-}
-
-/* Group the shown tuples by g into rows (allocated by the caller, one per
- * tuple at most), sorted. Returns the row count. */
-static size_t aggregate(enum group g, struct row *rows)
-{
-	static struct keyed *ks;
-	static size_t ks_cap;
-	size_t n = 0, nrows = 0;
-
-	if (ks_cap < col.ntuples) {
-		free(ks);
-		ks_cap = col.ntab;
-		ks = calloc(ks_cap, sizeof(*ks));
-		if (!ks) {
-			ks_cap = 0;
-			return 0;
-		}
-	}
-	for (size_t i = 0; i < col.ntab; i++) {
-		const struct tuple *t = &col.tuples[i];
-
-		if (!t->used || !tuple_shown(t))
-			continue;
-		group_key(&t->key, g, ks[n].key, sizeof(ks[n].key));
-		ks[n++].t = t;
-	}
-	qsort(ks, n, sizeof(*ks), keyed_cmp);
-	for (size_t i = 0; i < n; i++) {
-		const struct tuple *t = ks[i].t;
-		struct row *r;
-
-		if (!nrows || strcmp(rows[nrows - 1].key, ks[i].key)) {
-			r = &rows[nrows++];
-			memset(r, 0, sizeof(*r));
-			memcpy(r->key, ks[i].key, sizeof(r->key));
-		}
-		r = &rows[nrows - 1];
-		r->requests += t->cur.lat.count;
-		r->delta += t->cur.lat.count - t->prev_count;
-		r->bytes += t->cur.bytes_out;
-		r->delta_bytes += t->cur.bytes_out - t->prev_bytes;
-		if (t->key.status >= 500 && t->key.status <= 599)
-			r->s5xx += t->cur.lat.count;
-		hist_merge(&r->lat, &t->cur.lat);
-	}
-	qsort(rows, nrows, sizeof(*rows), row_cmp);
-	return nrows;
-}
-
-/* The field the table shows: drilling into a uri shows its clients (and its
- * statuses below), into anything else its uris. */
-static enum group shown_group(void)
-{
-	return env.group;
-}
-
-static bool uri_drill(void)
-{
-	return view.nscopes && view.scopes[view.nscopes - 1].field == G_URI &&
-	       env.group == G_CLIENT;
-}
-
-static void build_rows(void)
-{
-	view.nrows = aggregate(shown_group(), view.rows);
-	view.nrows2 = uri_drill() ? aggregate(G_STATUS, view.rows2) : 0;
-}
-
-/* ---------------------------------------------------------------------------
- * Text lines, shared by the screen and -b
- * ------------------------------------------------------------------------- */
-static double interval_s(void)
-{
-	unsigned long long since = col.prev_read_ns ? col.prev_read_ns : col.start_ns;
-
-	return col.read_ns > since ? (double)(col.read_ns - since) / NS_PER_S : 0;
-}
-
-static double per_s(unsigned long long v, double s)
-{
-	return s > 0 ? v / s : 0;
-}
-
-static void line_title(char *b, size_t len, unsigned long long now, bool paused)
-{
-	unsigned long long up = (now - col.start_ns) / NS_PER_S;
-	char filt[160] = "";
-
-	if (view.filter_text[0])
-		snprintf(filt, sizeof(filt), ", filter %s", view.filter_text);
-	snprintf(b, len, "httpdtrace top - up %llu:%02llu:%02llu, every %.1fs, by %s, sort %s%s%s",
-		 up / 3600, up / 60 % 60, up % 60, iv.ms / 1e3, group_names[shown_group()],
-		 sort_names[env.sort], filt, paused ? " [paused]" : "");
-}
-
-static void line_status(char *b, size_t len)
-{
-	const __u64 *c = col.tot.classes;
-
-	snprintf(b, len,
-		 "requests %llu: 1xx %llu, 2xx %llu, 3xx %llu, 4xx %llu, 5xx %llu, other %llu; "
-		 "in flight %zu",
-		 (unsigned long long)col.tot.lat.count, (unsigned long long)c[1],
-		 (unsigned long long)c[2], (unsigned long long)c[3], (unsigned long long)c[4],
-		 (unsigned long long)c[5], (unsigned long long)c[0], col.nflights);
-}
-
-static const char window_head[] = "WINDOW           REQS    REQ/S  BYTES/S      P50      P95      P99";
-
-static void line_window(char *b, size_t len, const struct window *w)
-{
-	char rate[16], bytes[16], p[3][16];
-
-	fmt_usec(p[0], sizeof(p[0]), hist_percentile(&w->lat, 50));
-	fmt_usec(p[1], sizeof(p[1]), hist_percentile(&w->lat, 95));
-	fmt_usec(p[2], sizeof(p[2]), hist_percentile(&w->lat, 99));
-	snprintf(b, len, "%-14s %6llu %8s %8s %8s %8s %8s", w->name, w->requests,
-		 fmt_si(rate, sizeof(rate), per_s(w->requests, w->seconds)),
-		 fmt_si(bytes, sizeof(bytes), per_s(w->bytes, w->seconds)), w->lat.count ? p[0] : "-",
-		 w->lat.count ? p[1] : "-", w->lat.count ? p[2] : "-");
-}
-
-static void line_counters(char *b, size_t len, unsigned long long drops)
-{
-	snprintf(b, len, "keys %zu/%u, overflow %llu, in-flight overflow %llu, gone %llu, "
-		 "dropped %llu", col.ntuples, env.max_keys, (unsigned long long)col.tot.overflow,
-		 (unsigned long long)col.tot.inflight_overflow, col.gone, drops);
-}
-
-static void line_row_head(char *b, size_t len, enum group g)
-{
-	char name[16];
-
-	snprintf(name, sizeof(name), "%s", group_names[g]);
-	for (char *p = name; *p; p++)
-		*p = (char)(*p - 'a' + 'A');
-	snprintf(b, len, "%8s %7s %7s %7s %7s %5s %s", "REQS", "REQ/S", "BYTES/S", "AVG", "P95",
-		 "5XX", name);
-}
-
-static void line_row(char *b, size_t len, const struct row *r)
-{
-	char rate[16], bytes[16], avg[16], p95[16], key[FMT_ESC_SIZE(KEY_LEN)];
-	double s = interval_s();
-
-	fmt_esc(key, sizeof(key), r->key); /* a client's bytes must not drive the terminal */
-	snprintf(b, len, "%8llu %7s %7s %7s %7s %5llu %s", r->requests,
-		 fmt_si(rate, sizeof(rate), per_s(r->delta, s)),
-		 fmt_si(bytes, sizeof(bytes), per_s(r->delta_bytes, s)),
-		 fmt_usec(avg, sizeof(avg), row_avg(r)),
-		 fmt_usec(p95, sizeof(p95), hist_percentile(&r->lat, 95)), r->s5xx, key);
-}
-
-static const char flight_head[] = "     AGE     PID CLIENT                          METHOD   URI";
-
-static void line_flight(char *b, size_t len, const struct flight *f, unsigned long long now)
-{
-	char age[16], uri[FMT_ESC_SIZE(TOP_URI_LEN)], client[FMT_ESC_SIZE(TOP_IP_LEN)];
-	char method[FMT_ESC_SIZE(TOP_METHOD_LEN)];
-	unsigned long long ns = now > f->f.start_ns ? now - f->f.start_ns : 0;
-
-	fmt_esc(uri, sizeof(uri), f->f.uri);
-	fmt_esc(client, sizeof(client), or_dash(f->f.client));
-	fmt_esc(method, sizeof(method), or_dash(f->f.method));
-	snprintf(b, len, "%8s %7u %-31s %-8s %s", fmt_usec(age, sizeof(age), ns / 1000), f->f.pid,
-		 client, method, uri);
-}
-
-static void line_scope(char *b, size_t len)
-{
-	char value[FMT_ESC_SIZE(KEY_LEN)];
-	size_t n = (size_t)snprintf(b, len, "drill-down:");
-
-	for (int i = 0; i < view.nscopes && n < len; i++)
-		n += (size_t)snprintf(b + n, len - n, " %s %s >", group_names[view.scopes[i].field],
-				      fmt_esc(value, sizeof(value), view.scopes[i].value));
-	if (n < len)
-		snprintf(b + n, len - n, " (Backspace: back)");
-}
-
-/* ---------------------------------------------------------------------------
- * -b and -j reports
- * ------------------------------------------------------------------------- */
-static size_t limit(size_t n)
-{
-	return env.rows && env.rows < n ? env.rows : n;
-}
-
-static void report_text(unsigned long long now, const struct window w[2],
-			unsigned long long drops)
-{
-	char b[LINE_LEN];
-
-	line_title(b, sizeof(b), now, false);
-	printf("%s\n", b);
-	line_status(b, sizeof(b));
-	printf("%s\n", b);
-	printf("%s\n", window_head);
-	for (int i = 0; i < 2; i++) {
-		line_window(b, sizeof(b), &w[i]);
-		printf("%s\n", b);
-	}
-	line_counters(b, sizeof(b), drops);
-	printf("%s\n\n", b);
-	line_row_head(b, sizeof(b), shown_group());
-	printf("%s\n", b);
-	for (size_t i = 0; i < limit(view.nrows); i++) {
-		line_row(b, sizeof(b), &view.rows[i]);
-		printf("%s\n", b);
-	}
-	if (col.nflights) {
-		printf("\nIN FLIGHT\n%s\n", flight_head);
-		for (size_t i = 0; i < limit(col.nflights); i++) {
-			line_flight(b, sizeof(b), &col.flights[i], now);
-			printf("%s\n", b);
-		}
-	}
-	printf("\n");
-}
-
-static void json_window(const struct window *w)
-{
-	printf("{\"name\":");
-	fmt_json_str(stdout, w->name);
-	printf(",\"requests\":%llu,\"bytes_out\":%llu,\"seconds\":%.3f,\"p50_us\":%llu,"
-	       "\"p95_us\":%llu,\"p99_us\":%llu,\"max_us\":%llu}",
-	       w->requests, w->bytes, w->seconds, hist_percentile(&w->lat, 50),
-	       hist_percentile(&w->lat, 95), hist_percentile(&w->lat, 99),
-	       w->lat.count ? w->lat.max : 0);
-}
-
-static void report_json(unsigned long long now, const struct window w[2],
-			unsigned long long drops)
-{
-	const __u64 *c = col.tot.classes;
-	double s = interval_s();
-
-	printf("{\"type\":\"top\",\"time\":%.3f,\"interval\":%.3f,\"requests\":%llu,"
-	       "\"bytes_out\":%llu,\"bytes_in\":%llu,\"status\":{\"1xx\":%llu,\"2xx\":%llu,"
-	       "\"3xx\":%llu,\"4xx\":%llu,\"5xx\":%llu,\"other\":%llu},\"windows\":[",
-	       (double)(now - col.start_ns) / NS_PER_S, s, (unsigned long long)col.tot.lat.count,
-	       (unsigned long long)col.tot.bytes_out, (unsigned long long)col.tot.bytes_in,
-	       (unsigned long long)c[1], (unsigned long long)c[2], (unsigned long long)c[3],
-	       (unsigned long long)c[4], (unsigned long long)c[5], (unsigned long long)c[0]);
-	json_window(&w[0]);
-	printf(",");
-	json_window(&w[1]);
-	printf("],\"keys\":%zu,\"max_keys\":%u,\"overflow\":%llu,\"inflight_overflow\":%llu,"
-	       "\"gone\":%llu,\"dropped\":%llu,\"group\":\"%s\",\"sort\":\"%s\",\"filter\":",
-	       col.ntuples, env.max_keys, (unsigned long long)col.tot.overflow,
-	       (unsigned long long)col.tot.inflight_overflow, col.gone, drops,
-	       group_names[shown_group()], sort_names[env.sort]);
-	if (view.filter_text[0])
-		fmt_json_str(stdout, view.filter_text);
-	else
-		printf("null");
-	printf(",\"rows\":[");
-	for (size_t i = 0; i < limit(view.nrows); i++) {
-		const struct row *r = &view.rows[i];
-
-		printf("%s{\"key\":", i ? "," : "");
-		fmt_json_str(stdout, r->key);
-		printf(",\"requests\":%llu,\"req_s\":%.3f,\"bytes_out\":%llu,\"bytes_s\":%.3f,"
-		       "\"avg_us\":%llu,\"p95_us\":%llu,\"5xx\":%llu}",
-		       r->requests, per_s(r->delta, s), r->bytes, per_s(r->delta_bytes, s),
-		       row_avg(r), hist_percentile(&r->lat, 95), r->s5xx);
-	}
-	printf("],\"inflight\":[");
-	for (size_t i = 0; i < limit(col.nflights); i++) {
-		const struct flight *f = &col.flights[i];
-
-		printf("%s{\"id\":%llu,\"age_us\":%llu,\"pid\":%u,\"tid\":%u,\"conn_id\":%llu,"
-		       "\"client\":", i ? "," : "", (unsigned long long)f->id,
-		       now > f->f.start_ns ? (now - f->f.start_ns) / 1000 : 0, f->f.pid, f->f.tid,
-		       (unsigned long long)f->f.conn_id);
-		fmt_json_str(stdout, f->f.client);
-		printf(",\"method\":");
-		fmt_json_str(stdout, f->f.method);
-		printf(",\"uri\":");
-		fmt_json_str(stdout, f->f.uri);
-		printf("}");
-	}
-	printf("]}\n");
+	if (c->events)
+		ring_buffer__consume(c->events);
+	now = trace_now_ns();
+	if (top_table_snapshot_due(c->table, now) && !read_totals(c))
+		top_table_snapshot(c->table, now);
+	return now;
 }
 
 /* ---------------------------------------------------------------------------
  * Full screen
  * ------------------------------------------------------------------------- */
-static struct screen {
-	bool on, paused, inflight, help, prompt, quit;
-	int sel, first;      /* selected row, first row shown */
-	char input[128];     /* the filter being typed */
-	char msg[160];       /* one-line message (bad regex...) */
-} scr;
+struct top_screen {
+	bool on;        /* between top_screen_open() and top_screen_close() */
+	bool paused;    /* space: no refresh (counting goes on) */
+	bool in_flight; /* i: the in-flight list instead of the table */
+	bool help;      /* h, ?: the keys */
+	bool prompt;    /* f: a filter is being typed into input */
+	bool quit;      /* q */
+	int selected;   /* the selected row */
+	int first;      /* the first row shown */
+	char input[TOP_FILTER_LEN];
+	char message[160]; /* one line instead of the key hints (a bad regex...) */
+};
+
+/* n r b a p e k: the keys of TOP_SORT_REQUESTS ... TOP_SORT_KEY. */
+static const char sort_keys[TOP_SORTS] = { 'n', 'r', 'b', 'a', 'p', 'e', 'k' };
 
 static const char *const help_text[] = {
 	"httpdtrace top - keys",
@@ -892,7 +316,7 @@ static const char *const help_text[] = {
 	"Any key returns.",
 };
 
-static void screen_open(void)
+static void top_screen_open(struct top_screen *s)
 {
 	setlocale(LC_ALL, "");
 	initscr();
@@ -901,108 +325,136 @@ static void screen_open(void)
 	keypad(stdscr, TRUE);
 	curs_set(0);
 	timeout(TRACE_POLL_MS); /* getch() is the loop's sleep */
-	scr.on = true;
+	s->on = true;
 }
 
-static void screen_close(void)
+static void top_screen_close(struct top_screen *s)
 {
-	if (!scr.on)
+	if (!s->on)
 		return;
 	endwin();
-	scr.on = false;
+	s->on = false;
 }
 
-static void put(int y, const char *s, int attr)
+/* ---------------------------------------------------------------------------
+ * Drawing
+ * ------------------------------------------------------------------------- */
+
+/* Line y of the terminal (if there is one) reads s, cut to the width, with
+ * attributes attr; a reversed line is highlighted to the right edge. */
+static void draw_line(int y, const char *s, int attr)
 {
 	if (y >= LINES)
 		return;
 	attron(attr);
 	mvaddnstr(y, 0, s, COLS);
-	if (attr & A_REVERSE) /* highlight the whole line */
+	if (attr & A_REVERSE)
 		for (int x = (int)strlen(s); x < COLS; x++)
 			mvaddch(y, x, ' ');
 	attroff(attr);
 }
 
-static void draw_rows(int y, int bottom, const struct row *rows, size_t n, bool selectable)
+/* Rows on lines y to bottom - 1. A selectable table scrolls to keep the
+ * selected row (clamped to the last) in sight and highlights it. */
+static void draw_rows(struct top_screen *s, int y, int bottom, const struct top_row *rows,
+		      size_t n, bool selectable, double seconds)
 {
-	char b[LINE_LEN];
+	char b[TOP_LINE_LEN];
 
 	if (selectable) {
-		if (scr.sel >= (int)n)
-			scr.sel = n ? (int)n - 1 : 0;
-		if (scr.sel < scr.first)
-			scr.first = scr.sel;
-		if (scr.sel >= scr.first + (bottom - y))
-			scr.first = scr.sel - (bottom - y) + 1;
+		if (s->selected >= (int)n)
+			s->selected = n ? (int)n - 1 : 0;
+		if (s->selected < s->first)
+			s->first = s->selected;
+		if (s->selected >= s->first + (bottom - y))
+			s->first = s->selected - (bottom - y) + 1;
 	}
-	for (size_t i = selectable ? (size_t)scr.first : 0; i < n && y < bottom; i++, y++) {
-		line_row(b, sizeof(b), &rows[i]);
-		put(y, b, selectable && (int)i == scr.sel ? A_REVERSE : 0);
+	for (size_t i = selectable ? (size_t)s->first : 0; i < n && y < bottom; i++, y++) {
+		top_report_row(b, sizeof(b), &rows[i], seconds);
+		draw_line(y, b, selectable && (int)i == s->selected ? A_REVERSE : 0);
 	}
 }
 
-static void draw(unsigned long long now, const struct window w[2], unsigned long long drops)
+/* From line y: the requests in flight, oldest first. */
+static void draw_in_flight(int y, int bottom, const struct top_table *t,
+			   const struct top_frame *f)
 {
-	char b[LINE_LEN];
+	char b[TOP_LINE_LEN];
+
+	snprintf(b, sizeof(b), "IN FLIGHT: %zu, oldest first (i: back to the table)", t->nin_flight);
+	draw_line(++y, b, A_BOLD);
+	draw_line(++y, top_report_flight_head, A_REVERSE);
+	y++;
+	for (size_t i = 0; i < t->nin_flight && y < bottom; i++, y++) {
+		top_report_flight(b, sizeof(b), &t->in_flight[i], f->now_ns);
+		draw_line(y, b, 0);
+	}
+}
+
+/* From line y: the drill-down levels, then the table (split in two when a
+ * drilled uri's statuses go below its clients). */
+static void draw_table(struct top_screen *s, int y, int bottom, const struct top_table *t,
+		       const struct top_view *v)
+{
+	char b[TOP_LINE_LEN];
+	double seconds = top_table_interval_s(t);
+
+	if (v->nscopes) {
+		top_report_scope(b, sizeof(b), v);
+		draw_line(y, b, A_BOLD);
+	}
+	y++;
+	top_report_row_head(b, sizeof(b), v->group);
+	draw_line(y++, b, A_REVERSE);
+	if (v->nstatus_rows) {
+		int mid = y + (bottom - y) / 2;
+
+		draw_rows(s, y, mid, v->rows, v->nrows, true, seconds);
+		top_report_row_head(b, sizeof(b), TOP_GROUP_STATUS);
+		draw_line(mid, b, A_REVERSE);
+		draw_rows(s, mid + 1, bottom, v->status_rows, v->nstatus_rows, false, seconds);
+	} else {
+		draw_rows(s, y, bottom, v->rows, v->nrows, true, seconds);
+	}
+}
+
+static void top_screen_draw(struct top_screen *s, const struct top_table *t, const struct top_view *v,
+		     const struct top_frame *f)
+{
+	char b[TOP_LINE_LEN];
 	int y = 0, bottom = LINES - 1;
 
 	erase();
-	if (scr.help) {
+	if (s->help) {
 		for (size_t i = 0; i < sizeof(help_text) / sizeof(help_text[0]); i++)
-			put(y++, help_text[i], i ? 0 : A_BOLD);
+			draw_line(y++, help_text[i], i ? 0 : A_BOLD);
 		refresh();
 		return;
 	}
-	line_title(b, sizeof(b), now, scr.paused);
-	put(y++, b, A_BOLD);
-	line_status(b, sizeof(b));
-	put(y++, b, 0);
-	put(y++, window_head, A_BOLD);
-	line_window(b, sizeof(b), &w[0]);
-	put(y++, b, 0);
-	line_window(b, sizeof(b), &w[1]);
-	put(y++, b, 0);
-	line_counters(b, sizeof(b), drops);
-	put(y++, b, 0);
-	if (scr.inflight) {
-		snprintf(b, sizeof(b), "IN FLIGHT: %zu, oldest first (i: back to the table)",
-			 col.nflights);
-		put(++y, b, A_BOLD);
-		put(++y, flight_head, A_REVERSE);
-		y++;
-		for (size_t i = 0; i < col.nflights && y < bottom; i++, y++) {
-			line_flight(b, sizeof(b), &col.flights[i], now);
-			put(y, b, 0);
-		}
-	} else {
-		if (view.nscopes) {
-			line_scope(b, sizeof(b));
-			put(y, b, A_BOLD);
-		}
-		y++;
-		line_row_head(b, sizeof(b), shown_group());
-		put(y++, b, A_REVERSE);
-		if (view.nrows2) {
-			int mid = y + (bottom - y) / 2;
-
-			draw_rows(y, mid, view.rows, view.nrows, true);
-			line_row_head(b, sizeof(b), G_STATUS);
-			put(mid, b, A_REVERSE);
-			draw_rows(mid + 1, bottom, view.rows2, view.nrows2, false);
-		} else {
-			draw_rows(y, bottom, view.rows, view.nrows, true);
-		}
-	}
-	if (scr.prompt)
-		snprintf(b, sizeof(b), "filter (regex on the uri, empty clears): %s", scr.input);
-	else if (scr.msg[0])
-		snprintf(b, sizeof(b), "%s", scr.msg);
+	top_report_title(b, sizeof(b), t, v, f, s->paused);
+	draw_line(y++, b, A_BOLD);
+	top_report_status(b, sizeof(b), t);
+	draw_line(y++, b, 0);
+	draw_line(y++, top_report_window_head, A_BOLD);
+	top_report_window(b, sizeof(b), &f->windows[0]);
+	draw_line(y++, b, 0);
+	top_report_window(b, sizeof(b), &f->windows[1]);
+	draw_line(y++, b, 0);
+	top_report_counters(b, sizeof(b), t, f);
+	draw_line(y++, b, 0);
+	if (s->in_flight)
+		draw_in_flight(y, bottom, t, f);
+	else
+		draw_table(s, y, bottom, t, v);
+	if (s->prompt)
+		snprintf(b, sizeof(b), "filter (regex on the uri, empty clears): %s", s->input);
+	else if (s->message[0])
+		snprintf(b, sizeof(b), "%s", s->message);
 	else
 		snprintf(b, sizeof(b), "h help  q quit  g group  n/r/b/a/p/e/k sort  f filter  "
 			 "Enter drill  i in flight  space pause");
-	put(LINES - 1, b, scr.prompt ? A_BOLD : A_DIM);
-	if (scr.prompt) {
+	draw_line(LINES - 1, b, s->prompt ? A_BOLD : A_DIM);
+	if (s->prompt) {
 		curs_set(1);
 		move(LINES - 1, (int)strlen(b) < COLS ? (int)strlen(b) : COLS - 1);
 	} else {
@@ -1011,136 +463,105 @@ static void draw(unsigned long long now, const struct window w[2], unsigned long
 	refresh();
 }
 
-/* Replace the uri filter; "" clears it. Returns 0, or -1 (message in scr.msg). */
-static int set_filter(const char *re)
+/* ---------------------------------------------------------------------------
+ * Keys
+ * ------------------------------------------------------------------------- */
+
+/* A key while the filter is typed: Enter applies it (a bad regex leaves the
+ * old filter and says why), Esc drops it, Backspace erases. */
+static void prompt_key(struct top_screen *s, struct top_view *v, int ch)
 {
-	struct filter_uri f = { 0 };
-	char err[128];
-
-	if (re[0] && filter_uri_regex(&f, re, err, sizeof(err))) {
-		snprintf(scr.msg, sizeof(scr.msg), "invalid regex '%s': %s", re, err);
-		return -1;
-	}
-	filter_uri_free(&view.filter);
-	view.filter = f;
-	snprintf(view.filter_text, sizeof(view.filter_text), "%s", re);
-	return 0;
-}
-
-static void drill_down(void)
-{
-	struct scope *s;
-
-	if (view.nscopes == MAX_SCOPES || scr.sel >= (int)view.nrows)
-		return;
-	s = &view.scopes[view.nscopes++];
-	s->field = env.group;
-	memcpy(s->value, view.rows[scr.sel].key, sizeof(s->value));
-	s->group_before = env.group;
-	s->sel_before = scr.sel;
-	env.group = s->field == G_URI ? G_CLIENT : G_URI;
-	scr.sel = scr.first = 0;
-}
-
-static void drill_up(void)
-{
-	if (!view.nscopes)
-		return;
-	view.nscopes--;
-	env.group = view.scopes[view.nscopes].group_before;
-	scr.sel = view.scopes[view.nscopes].sel_before;
-	scr.first = 0;
-}
-
-static void prompt_key(int ch)
-{
-	size_t n = strlen(scr.input);
+	size_t n = strlen(s->input);
 
 	if (ch == '\n' || ch == '\r' || ch == KEY_ENTER) {
-		scr.prompt = false;
-		if (!set_filter(scr.input))
-			scr.sel = scr.first = 0;
+		s->prompt = false;
+		if (!top_view_set_filter(v, s->input, s->message, sizeof(s->message)))
+			s->selected = s->first = 0;
 	} else if (ch == 27) { /* Esc */
-		scr.prompt = false;
+		s->prompt = false;
 	} else if (ch == KEY_BACKSPACE || ch == 127 || ch == 8) {
 		if (n)
-			scr.input[n - 1] = 0;
-	} else if (ch >= 0x20 && ch < 0x7f && n + 1 < sizeof(scr.input)) {
-		scr.input[n] = (char)ch;
-		scr.input[n + 1] = 0;
+			s->input[n - 1] = 0;
+	} else if (ch >= 0x20 && ch < 0x7f && n + 1 < sizeof(s->input)) {
+		s->input[n] = (char)ch;
+		s->input[n + 1] = 0;
 	}
 }
 
 /* One key. Returns true if the screen should be redrawn. */
-static bool screen_key(int ch)
+static bool screen_key(struct top_screen *s, struct top_view *v, int ch)
 {
 	const char *k;
+	int selected;
 
 	if (ch == KEY_RESIZE)
 		return true;
-	if (scr.prompt) {
-		prompt_key(ch);
+	if (s->prompt) {
+		prompt_key(s, v, ch);
 		return true;
 	}
-	scr.msg[0] = 0;
-	if (scr.help) {
-		scr.help = false;
+	s->message[0] = 0;
+	if (s->help) {
+		s->help = false;
 		return true;
 	}
-	if (ch > 0 && ch < 0x80 && (k = memchr(sort_keys, ch, S_N))) {
-		env.sort = (enum sort)(k - sort_keys);
+	if (ch > 0 && ch < 0x80 && (k = memchr(sort_keys, ch, TOP_SORTS))) {
+		v->sort = (enum top_sort)(k - sort_keys);
 		return true;
 	}
 	switch (ch) {
 	case 'q':
 	case 'Q':
-		scr.quit = true;
+		s->quit = true;
 		break;
 	case 'h':
 	case '?':
-		scr.help = true;
+		s->help = true;
 		break;
 	case ' ':
-		scr.paused = !scr.paused;
+		s->paused = !s->paused;
 		break;
 	case 'i':
-		scr.inflight = !scr.inflight;
+		s->in_flight = !s->in_flight;
 		break;
 	case 'g':
-		env.group = (enum group)((env.group + 1) % G_N);
-		scr.sel = scr.first = 0;
+		v->group = (enum top_group)((v->group + 1) % TOP_GROUPS);
+		s->selected = s->first = 0;
 		break;
 	case 'f':
-		scr.prompt = true;
-		snprintf(scr.input, sizeof(scr.input), "%s", view.filter_text);
+		s->prompt = true;
+		snprintf(s->input, sizeof(s->input), "%s", v->filter_text);
 		break;
 	case KEY_UP:
-		if (scr.sel > 0)
-			scr.sel--;
+		if (s->selected > 0)
+			s->selected--;
 		break;
 	case KEY_DOWN:
-		scr.sel++;
+		s->selected++;
 		break;
 	case KEY_PPAGE:
-		scr.sel = scr.sel > LINES / 2 ? scr.sel - LINES / 2 : 0;
+		s->selected = s->selected > LINES / 2 ? s->selected - LINES / 2 : 0;
 		break;
 	case KEY_NPAGE:
-		scr.sel += LINES / 2;
+		s->selected += LINES / 2;
 		break;
 	case KEY_HOME:
-		scr.sel = 0;
+		s->selected = 0;
 		break;
 	case '\n':
 	case '\r':
 	case KEY_ENTER:
-		if (!scr.inflight)
-			drill_down();
+		if (!s->in_flight && !top_view_drill_down(v, s->selected))
+			s->selected = s->first = 0;
 		break;
 	case KEY_BACKSPACE:
 	case KEY_LEFT:
 	case 127:
 	case 8:
-		drill_up();
+		if ((selected = top_view_drill_up(v)) >= 0) {
+			s->selected = selected;
+			s->first = 0;
+		}
 		break;
 	default:
 		return false;
@@ -1148,53 +569,45 @@ static bool screen_key(int ch)
 	return true;
 }
 
-/* ---------------------------------------------------------------------------
- * Main
- * ------------------------------------------------------------------------- */
-static int alloc_state(void)
+static bool top_screen_input(struct top_screen *s, struct top_view *v)
 {
-	col.ntab = 1;
-	while (col.ntab < 2 * (size_t)env.max_keys)
-		col.ntab <<= 1;
-	col.tuples = calloc(col.ntab, sizeof(*col.tuples));
-	col.nsnaps = env.window_s + 2;
-	col.snaps = calloc(col.nsnaps, sizeof(*col.snaps));
-	col.flights = calloc(TOP_MAX_INFLIGHT, sizeof(*col.flights));
-	view.rows = calloc(env.max_keys, sizeof(*view.rows));
-	view.rows2 = calloc(env.max_keys, sizeof(*view.rows2));
-	if (env.window_n)
-		col.recent = calloc(env.window_n, sizeof(*col.recent));
-	if (!col.tuples || !col.snaps || !col.flights || !view.rows || !view.rows2 ||
-	    (env.window_n && !col.recent)) {
-		trace_err("out of memory");
-		return -ENOMEM;
-	}
-	return 0;
+	int ch = getch(); /* waits up to TRACE_POLL_MS */
+
+	return ch != ERR && screen_key(s, v, ch);
 }
 
-static void free_state(void)
+/* ---------------------------------------------------------------------------
+ * The loops
+ * ------------------------------------------------------------------------- */
+
+/* What a run holds, from main to its loop. */
+struct top_run {
+	struct trace trace;
+	struct top_table table;
+	struct top_view view;
+	struct top_collect collect;
+	struct top_frame frame;   /* the last report's or screen's moment */
+	struct top_screen screen;
+};
+
+/* Read the maps at now; the rows and windows follow. */
+static void reload(struct top_run *r, unsigned long long now)
 {
-	free(col.tuples);
-	free(col.snaps);
-	free(col.flights);
-	free(col.recent);
-	free(view.rows);
-	free(view.rows2);
-	filter_uri_free(&view.filter);
+	top_collect_read(&r->collect, now);
+	top_view_build(&r->view, &r->table);
+	top_table_windows(&r->table, now, r->frame.windows);
+	r->frame.now_ns = now;
 }
 
 /* One report on stdout (-b, -j). Returns 0, or -EPIPE when the reader left. */
-static int report(struct trace *t, unsigned long long now)
+static int report(struct top_run *r, unsigned long long now)
 {
-	struct window w[2];
-
-	collect(now);
-	build_rows();
-	windows(w, now);
+	reload(r, now);
+	r->frame.drops = trace_drops(&r->trace);
 	if (env.json)
-		report_json(now, w, trace_drops(t));
+		top_report_json(stdout, &r->table, &r->view, &r->frame);
 	else
-		report_text(now, w, trace_drops(t));
+		top_report_text(stdout, &r->table, &r->view, &r->frame);
 	if (fflush(stdout) && errno == EPIPE) {
 		trace_epipe = 1;
 		return -EPIPE;
@@ -1202,70 +615,69 @@ static int report(struct trace *t, unsigned long long now)
 	return 0;
 }
 
-static int run_batch(struct trace *t)
+/* -b and -j: a report every interval from the start, on stdout, `count` of
+ * them if given; at Ctrl-C one more for the interval it cut short. */
+static int run_batch(struct top_run *r)
 {
-	unsigned long long next = col.start_ns + iv.ms * 1000000ULL, now;
+	unsigned long long next = r->table.start_ns + env.interval.ms * 1000000ULL, now;
 
 	while (!trace_exiting) {
-		if (t->rb)
-			ring_buffer__consume(t->rb);
-		now = trace_now_ns();
-		snap_tick(now);
+		now = top_collect_poll(&r->collect);
 		if (now >= next) {
-			if (report(t, now))
+			if (report(r, now))
 				return 0;
-			if (iv.count && ++iv.reports >= iv.count)
+			if (env.interval.count && ++env.interval.reports >= env.interval.count)
 				return 0;
-			next += iv.ms * 1000000ULL;
+			next += env.interval.ms * 1000000ULL;
 			if (next <= now)
-				next = now + iv.ms * 1000000ULL;
+				next = now + env.interval.ms * 1000000ULL;
 		}
 		trace_sleep_ms(TRACE_POLL_MS);
 	}
-	/* Ctrl-C: one more report for the interval it cut short */
-	if (t->rb)
-		ring_buffer__consume(t->rb);
-	report(t, trace_now_ns());
+	if (r->collect.events)
+		ring_buffer__consume(r->collect.events);
+	report(r, trace_now_ns());
 	return 0;
 }
 
-static int run_screen(struct trace *t)
+/* Full screen: a key redraws at once (and rebuilds the rows: a new sort,
+ * group or filter shows now, on the data last read when paused); the maps
+ * are read again -d after the last refresh unless paused. -n COUNT quits
+ * when refresh COUNT + 1 is due. */
+static int run_screen(struct top_run *r)
 {
+	struct top_screen *s = &r->screen;
 	unsigned long long next = 0, now;
-	struct window w[2];
 	bool dirty = true;
 
-	memset(w, 0, sizeof(w));
-	screen_open();
-	while (!trace_exiting && !scr.quit) {
-		int ch = getch(); /* waits up to TRACE_POLL_MS */
-
-		if (ch != ERR && screen_key(ch)) {
+	top_screen_open(s);
+	while (!trace_exiting && !s->quit) {
+		if (top_screen_input(s, &r->view)) { /* waits up to TRACE_POLL_MS */
 			dirty = true;
-			build_rows(); /* a new sort, group or filter now (paused: on old data) */
+			top_view_build(&r->view, &r->table);
 		}
-		if (t->rb)
-			ring_buffer__consume(t->rb);
-		now = trace_now_ns();
-		snap_tick(now);
-		if (!scr.paused && now >= next) {
-			if (iv.count && iv.reports++ >= iv.count)
+		now = top_collect_poll(&r->collect);
+		if (!s->paused && now >= next) {
+			if (env.interval.count && env.interval.reports++ >= env.interval.count)
 				break;
-			collect(now);
-			build_rows();
-			windows(w, now);
-			next = now + iv.ms * 1000000ULL;
+			reload(r, now);
+			next = now + env.interval.ms * 1000000ULL;
 			dirty = true;
 		}
 		if (dirty) {
-			draw(now, w, trace_drops(t));
+			r->frame.now_ns = now;
+			r->frame.drops = trace_drops(&r->trace);
+			top_screen_draw(s, &r->table, &r->view, &r->frame);
 			dirty = false;
 		}
 	}
-	screen_close();
+	top_screen_close(s);
 	return 0;
 }
 
+/* ---------------------------------------------------------------------------
+ * Main
+ * ------------------------------------------------------------------------- */
 int top_main(int argc, char **argv)
 {
 	static const struct argp_child children[] = {
@@ -1274,32 +686,42 @@ int top_main(int argc, char **argv)
 	};
 	static const struct argp argp = { opts, parse_arg, "[interval [count]]", top_doc, children,
 					  NULL, NULL };
+	struct top_run r = { .trace = { .drops_fd = -1 } };
 	struct top_bpf *skel = NULL;
-	struct trace t = { .drops_fd = -1 };
+	char why[160];
 	int err;
 
 	err = argp_parse(&argp, argc, argv, 0, NULL, NULL);
 	if (err)
 		return 2;
-	if (!iv.ms)
-		iv.ms = 2000;
+	if (!env.interval.ms)
+		env.interval.ms = DEFAULT_INTERVAL_MS;
 	if (!env.batch && !env.json && (!isatty(STDIN_FILENO) || !isatty(STDOUT_FILENO))) {
 		trace_err("full screen needs a terminal: give -b (text) or -j (JSON) for a pipe");
 		return 2;
 	}
-	err = alloc_state();
-	if (err)
+	r.view.group = env.group;
+	r.view.sort = env.sort;
+	r.view.segments = env.segments;
+	r.view.limit = env.rows;
+	r.frame.interval_ms = env.interval.ms;
+	if (top_table_alloc(&r.table, env.max_keys, env.window_s, env.window_n) ||
+	    top_view_alloc(&r.view, env.max_keys)) {
+		trace_err("out of memory");
+		err = -ENOMEM;
 		goto cleanup;
-	if (env.filter && set_filter(env.filter)) {
-		trace_err("%s (-f takes a POSIX extended regex)", scr.msg);
-		free_state();
+	}
+	if (env.filter && top_view_set_filter(&r.view, env.filter, why, sizeof(why))) {
+		trace_err("%s (-f takes a POSIX extended regex)", why);
+		top_table_free(&r.table);
+		top_view_free(&r.view);
 		return 2; /* a usage error, as argp's */
 	}
-	err = trace_init(&t);
+	err = trace_init(&r.trace);
 	if (err)
 		goto cleanup;
 	if (!env.batch && !env.json)
-		t.end_hint = "q to quit";
+		r.trace.end_hint = "q to quit";
 
 	skel = top_bpf__open();
 	if (!skel) {
@@ -1315,31 +737,33 @@ int top_main(int argc, char **argv)
 		trace_err("cannot size the maps: %s", strerror(-err));
 		goto cleanup;
 	}
-	err = trace_load(&t, skel->skeleton);
+	err = trace_load(&r.trace, skel->skeleton);
 	if (err)
 		goto cleanup;
-	col.totals_fd = bpf_map__fd(skel->maps.totals);
-	col.stats_fd = bpf_map__fd(skel->maps.stats);
-	col.inflight_fd = bpf_map__fd(skel->maps.inflight);
-	err = trace_attach(&t);
+	r.collect.totals_fd = bpf_map__fd(skel->maps.totals);
+	r.collect.stats_fd = bpf_map__fd(skel->maps.stats);
+	r.collect.inflight_fd = bpf_map__fd(skel->maps.inflight);
+	r.collect.table = &r.table;
+	err = trace_attach(&r.trace);
 	if (err)
 		goto cleanup;
 	if (env.window_n) {
-		err = trace_stream_open(&t, recent_event, NULL);
+		err = trace_stream_open(&r.trace, top_table_add_event, &r.table);
 		if (err)
 			goto cleanup;
+		r.collect.events = r.trace.rb;
 	} else {
-		t.drops_fd = bpf_map__fd(skel->maps.trace_drops);
+		r.trace.drops_fd = bpf_map__fd(skel->maps.trace_drops);
 	}
-	col.start_ns = t.start_ns;
-	col.next_snap_ns = col.start_ns + NS_PER_S;
+	top_table_start(&r.table, r.trace.start_ns);
 
-	err = env.batch || env.json ? run_batch(&t) : run_screen(&t);
+	err = env.batch || env.json ? run_batch(&r) : run_screen(&r);
 
 cleanup:
-	screen_close();
-	trace_close(&t);
+	top_screen_close(&r.screen);
+	trace_close(&r.trace);
 	top_bpf__destroy(skel);
-	free_state();
+	top_table_free(&r.table);
+	top_view_free(&r.view);
 	return trace_exit_status(err);
 }
