@@ -50,5 +50,14 @@ extern int unit_passed, unit_failed;
 void test_hist(void);
 void test_fmt(void);
 void test_filter(void);
+void test_top_table(void);
+void test_top_view(void);
+void test_top_report(void);
+
+/* test_top_view.c's table of four keys and its view by uri (for the report
+ * tests too). */
+struct top_table;
+struct top_view;
+void top_fixture(struct top_table *t, struct top_view *v);
 
 #endif /* UNIT_H */
