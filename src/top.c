@@ -3,7 +3,7 @@
  * the requests in flight. Full screen (ncurses) on a terminal; -b prints a
  * plain-text snapshot per interval, -j a JSON object per interval.
  *
- * Where the numbers come from (top.bpf.c counts, this file reads):
+ * Where the numbers come from (top.bpf.c counts, top_collect.c reads):
  *
  *   totals    since start: requests per status class, bytes, a log2
  *             latency histogram. Read once a second into a ring of
@@ -30,8 +30,7 @@
  * The parts: top_table.c keeps what was read and sums the windows,
  * top_view.c makes the rows (grouped, filtered, scoped, sorted),
  * top_report.c prints them (the text lines, -b, -j), top_screen.c is the
- * full screen. This file holds the options, the map reads, main and the two
- * loops.
+ * full screen. This file holds the options, main and the two loops.
  *
  * Collection never waits for the screen: the kernel counts on its own, and
  * both loops wake every TRACE_POLL_MS (in full screen, getch()'s timeout is
@@ -41,16 +40,15 @@
  */
 #include <argp.h>
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "filter.h"
 #include "httpdtrace.h"
 #include "top.h"
 #include "top.skel.h"
+#include "top_collect.h"
 #include "top_report.h"
 #include "top_screen.h"
 #include "top_table.h"
@@ -194,86 +192,6 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		return ARGP_ERR_UNKNOWN;
 	}
 	return 0;
-}
-
-/* ---------------------------------------------------------------------------
- * Collection: the kernel's maps read into the table
- * ------------------------------------------------------------------------- */
-struct top_collect {
-	int totals_fd, stats_fd, inflight_fd;
-	struct ring_buffer *events; /* -H: the consumer of `events` (top_table_add_event) */
-	struct top_table *table;
-};
-
-static int read_totals(struct top_collect *c)
-{
-	__u32 zero = 0;
-	struct top_totals v;
-
-	if (bpf_map_lookup_elem(c->totals_fd, &zero, &v))
-		return -errno;
-	c->table->totals = v;
-	return 0;
-}
-
-static void read_stats(struct top_collect *c)
-{
-	struct top_key k, next;
-	struct top_stats v;
-	void *prev = NULL;
-
-	while (!bpf_map_get_next_key(c->stats_fd, prev, &next)) {
-		/* from half full on, no key is updated, new or known */
-		if (!bpf_map_lookup_elem(c->stats_fd, &next, &v) && top_table_has_room(c->table))
-			top_table_update(c->table, &next, &v);
-		k = next;
-		prev = &k;
-	}
-}
-
-static void read_inflight(struct top_collect *c)
-{
-	struct top_table *t = c->table;
-	__u64 k, next, *prev = NULL;
-	struct top_flight f;
-
-	t->nin_flight = 0;
-	while (!bpf_map_get_next_key(c->inflight_fd, prev, &next)) {
-		k = next;
-		prev = &k;
-		if (bpf_map_lookup_elem(c->inflight_fd, &next, &f) ||
-		    t->nin_flight >= TOP_MAX_INFLIGHT)
-			continue;
-		if (kill((pid_t)f.pid, 0) && errno == ESRCH) {
-			if (!bpf_map_delete_elem(c->inflight_fd, &next))
-				t->gone++;
-			continue;
-		}
-		t->in_flight[t->nin_flight].id = next;
-		t->in_flight[t->nin_flight++].flight = f;
-	}
-	top_table_sort_in_flight(t);
-}
-
-static void top_collect_read(struct top_collect *c, unsigned long long now)
-{
-	read_totals(c);
-	read_stats(c);
-	read_inflight(c);
-	c->table->prev_read_ns = c->table->read_ns;
-	c->table->read_ns = now;
-}
-
-static unsigned long long top_collect_poll(struct top_collect *c)
-{
-	unsigned long long now;
-
-	if (c->events)
-		ring_buffer__consume(c->events);
-	now = trace_now_ns();
-	if (top_table_snapshot_due(c->table, now) && !read_totals(c))
-		top_table_snapshot(c->table, now);
-	return now;
 }
 
 /* ---------------------------------------------------------------------------
