@@ -33,10 +33,11 @@
  * full screen. This file holds the options, main and the two loops.
  *
  * Collection never waits for the screen: the kernel counts on its own, and
- * both loops wake every TRACE_POLL_MS (in full screen, getch()'s timeout is
- * that sleep) to drain events and take the per-second snapshot; `stats` and
- * `inflight` are read only when a screen or report is due, and a filter being
- * typed, the help or a pause hold nothing else up.
+ * both loops wake every TRACE_POLL_MS (with -b/-j as trace_interval_wait()'s
+ * tick; in full screen getch()'s timeout is that sleep) to drain events and
+ * take the per-second snapshot; `stats` and `inflight` are read only when a
+ * screen or report is due, and a filter being typed, the help or a pause
+ * hold nothing else up.
  */
 #include <argp.h>
 #include <errno.h>
@@ -217,51 +218,39 @@ static void reload(struct top_run *r, unsigned long long now)
 	r->frame.now_ns = now;
 }
 
-/* One report on stdout (-b, -j). Returns 0, or -EPIPE when the reader left. */
-static int report(struct top_run *r, unsigned long long now)
+/* trace_interval_wait()'s tick with -b and -j. */
+static void batch_tick(void *run)
 {
-	reload(r, now);
-	r->frame.drops = trace_drops(&r->trace);
-	if (env.json)
-		top_report_json(stdout, &r->table, &r->view, &r->frame);
-	else
-		top_report_text(stdout, &r->table, &r->view, &r->frame);
-	if (fflush(stdout) && errno == EPIPE) {
-		trace_epipe = 1;
-		return -EPIPE;
-	}
-	return 0;
+	struct top_run *r = run;
+
+	top_collect_poll(&r->collect);
 }
 
-/* -b and -j: a report every interval from the start, on stdout, `count` of
- * them if given; at Ctrl-C one more for the interval it cut short. */
+/* -b and -j: a report on stdout at the end of each interval (and one more
+ * for the interval Ctrl-C cuts short). Returns 0, or a negative errno when
+ * stdout cannot be written. */
 static int run_batch(struct top_run *r)
 {
-	unsigned long long next = r->table.start_ns + env.interval.ms * 1000000ULL, now;
+	int err;
 
-	while (!trace_exiting) {
-		now = top_collect_poll(&r->collect);
-		if (now >= next) {
-			if (report(r, now))
-				return 0;
-			if (env.interval.count && ++env.interval.reports >= env.interval.count)
-				return 0;
-			next += env.interval.ms * 1000000ULL;
-			if (next <= now)
-				next = now + env.interval.ms * 1000000ULL;
-		}
-		trace_sleep_ms(TRACE_POLL_MS);
+	env.interval.tick = batch_tick;
+	env.interval.tick_ctx = r;
+	while ((err = trace_interval_wait(&env.interval)) > 0) {
+		reload(r, top_collect_poll(&r->collect));
+		r->frame.drops = trace_drops(&r->trace);
+		if (env.json)
+			top_report_json(stdout, &r->table, &r->view, &r->frame);
+		else
+			top_report_text(stdout, &r->table, &r->view, &r->frame);
 	}
-	if (r->collect.events)
-		ring_buffer__consume(r->collect.events);
-	report(r, trace_now_ns());
-	return 0;
+	return err;
 }
 
-/* Full screen: a key redraws at once (and rebuilds the rows: a new sort,
- * group or filter shows now, on the data last read when paused); the maps
- * are read again -d after the last refresh unless paused. -n COUNT quits
- * when refresh COUNT + 1 is due. */
+/* Full screen, on a loop of its own rather than trace_interval_wait():
+ * getch() is its sleep, so a key redraws at once (and rebuilds the rows: a
+ * new sort, group or filter shows now, on the data last read when paused);
+ * the first screen comes at once, each refresh -d after the one before, and
+ * none while paused. -n COUNT quits when refresh COUNT + 1 is due. */
 static int run_screen(struct top_run *r)
 {
 	struct top_screen *s = &r->screen;
