@@ -178,3 +178,8 @@ char *fmt_si(char *buf, size_t len, double v)
 			 suffix[i]);
 	return buf;
 }
+
+const char *fmt_or_dash(const char *s)
+{
+	return s[0] ? s : "-";
+}

@@ -22,6 +22,9 @@ char *fmt_clock(char *buf, size_t len, unsigned long long epoch_us);
 char *fmt_elapsed(char *buf, size_t len, unsigned long long start_ns,
 		  unsigned long long now_ns);
 
+/* s, or "-" when it is empty (a column that must not be blank). */
+const char *fmt_or_dash(const char *s);
+
 /* Write s as a JSON string, quotes included. Control characters, '"' and
  * '\\' are escaped; valid UTF-8 passes through; a byte that is not part of
  * valid UTF-8 (a raw byte a client sent) becomes \u00XX so the line stays

@@ -889,6 +889,7 @@ void trace_interval_arg(struct trace_interval *iv, struct argp_state *state, con
 
 int trace_interval_wait(struct trace_interval *iv)
 {
+	unsigned int slice = iv->tick ? TRACE_POLL_MS : INTERVAL_SLICE_MS;
 	unsigned long long now;
 	int err = flush_out();
 
@@ -901,10 +902,11 @@ int trace_interval_wait(struct trace_interval *iv)
 		iv->next_ns = now;
 	iv->next_ns += iv->ms * 1000000ULL;
 	while (!trace_exiting && (!iv->ms || now < iv->next_ns)) {
-		unsigned long long left = iv->ms ? (iv->next_ns - now) / 1000000ULL + 1 :
-						   INTERVAL_SLICE_MS;
+		unsigned long long left = iv->ms ? (iv->next_ns - now) / 1000000ULL + 1 : slice;
 
-		trace_sleep_ms(left < INTERVAL_SLICE_MS ? (unsigned int)left : INTERVAL_SLICE_MS);
+		if (iv->tick)
+			iv->tick(iv->tick_ctx);
+		trace_sleep_ms(left < slice ? (unsigned int)left : slice);
 		now = trace_now_ns();
 	}
 	iv->reports++;

@@ -187,7 +187,7 @@ unsigned long long trace_drops(struct trace *t);
 /* ---------------------------------------------------------------------------
  * [interval] [count]: the positional arguments of aggregating subcommands
  *
- *   static struct trace_interval iv;       (top: iv.ms = 1000 first, a default)
+ *   static struct trace_interval iv;       (a default interval: set iv.ms first)
  *   parser:  case ARGP_KEY_ARG: trace_interval_arg(&iv, state, arg); break;
  *   after trace_attach():
  *           while ((err = trace_interval_wait(&iv)) > 0)
@@ -198,7 +198,9 @@ unsigned long long trace_drops(struct trace *t);
  * end of each one (measured from the first wait, so reports do not drift),
  * `count` of them if given, and at Ctrl-C one more for the interval it cut
  * short, as libbpf-tools do. stdout is flushed at each wait; a reader that
- * went away (| head) ends the loop quietly (trace_epipe).
+ * went away (| head) ends the loop quietly (trace_epipe). A tool with work
+ * between reports (top drains events and snapshots its totals) sets iv.tick:
+ * the wait then calls it every TRACE_POLL_MS.
  * ------------------------------------------------------------------------- */
 struct trace_interval {
 	unsigned long long ms;      /* interval; 0: one report, at the end */
@@ -206,6 +208,8 @@ struct trace_interval {
 	unsigned long long reports; /* reports due so far (trace_interval_wait) */
 	unsigned long long next_ns; /* CLOCK_MONOTONIC end of this interval */
 	int nargs;                  /* positional arguments parsed */
+	void (*tick)(void *ctx);    /* optional: called every TRACE_POLL_MS while waiting */
+	void *tick_ctx;
 };
 
 /* Call on ARGP_KEY_ARG: the first argument is the interval in seconds ("1",
@@ -213,10 +217,10 @@ struct trace_interval {
  * third argument is an argp_error (usage message, exit 2). */
 void trace_interval_arg(struct trace_interval *iv, struct argp_state *state, const char *arg);
 
-/* Flush stdout, then sleep until the next report is due. Returns 1: print a
- * report now; 0: the run is over (count reached, Ctrl-C's report made, or
- * stdout closed); a negative errno if stdout cannot be written (said on
- * stderr). */
+/* Flush stdout, then sleep until the next report is due (calling iv->tick,
+ * if set, before each TRACE_POLL_MS of it). Returns 1: print a report now;
+ * 0: the run is over (count reached, Ctrl-C's report made, or stdout
+ * closed); a negative errno if stdout cannot be written (said on stderr). */
 int trace_interval_wait(struct trace_interval *iv);
 
 /* While printing report iv->reports: true if it is the last one. */

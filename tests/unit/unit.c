@@ -11,6 +11,9 @@ int main(void)
 	test_fmt();
 	test_filter();
 	test_options();
+	test_top_table();
+	test_top_view();
+	test_top_report();
 	printf("unit: %d passed, %d failed\n", unit_passed, unit_failed);
 	return unit_failed ? 1 : 0;
 }

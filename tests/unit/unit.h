@@ -51,5 +51,14 @@ void test_hist(void);
 void test_fmt(void);
 void test_filter(void);
 void test_options(void);
+void test_top_table(void);
+void test_top_view(void);
+void test_top_report(void);
+
+/* test_top_view.c's table of four keys and its view by uri (for the report
+ * tests too). */
+struct top_table;
+struct top_view;
+void top_fixture(struct top_table *t, struct top_view *v);
 
 #endif /* UNIT_H */
