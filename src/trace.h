@@ -46,6 +46,10 @@
 
 #define TRACE_POLL_MS 50
 #define TRACE_MODULE_NAME "mod_dtprovider.so"
+#ifndef HTTPDTRACE_LIBEXECDIR
+#define HTTPDTRACE_LIBEXECDIR "/usr/lib/apache2/modules"
+#endif
+#define TRACE_INSTALLED_MODULE HTTPDTRACE_LIBEXECDIR "/" TRACE_MODULE_NAME
 #define TRACE_PROVIDER "httpd"
 
 /* Options shared by every subcommand, filled by trace_argp/trace_stream_argp. */
