@@ -15,6 +15,8 @@ APXS      ?= apxs
 DTRACE    ?= dtrace
 CC        ?= cc
 PYTEST    ?= /usr/bin/python3 -m pytest
+# bench/bench.py and demo/demo.py import the tests' harness (tests/harness/).
+PYHARNESS := PYTHONPATH=$(CURDIR)/tests /usr/bin/python3
 OS        := $(shell uname -s)
 
 # Apache's own compiler flags and include paths, as apxs reports them.
@@ -158,13 +160,13 @@ unit: $(UNIT_BIN)
 	$(UNIT_BIN)
 
 integration: all
-	$(PYTEST) -ra tests/integration
+	$(PYTEST) -ra tests
 
 # make demo: a private Apache with the module on 127.0.0.1:8080, traced while
 # it serves sample traffic, then stopped (demo/demo.py; DEMO_PORT=N to move).
 demo: check-deps
 	$(MAKE) all
-	/usr/bin/python3 demo/demo.py
+	$(PYHARNESS) demo/demo.py
 
 # ---------------------------------------------------------------------------
 # Benchmark (bench/bench.py says what it measures)
@@ -187,10 +189,10 @@ bench-build: all $(BENCH_BINS)
 # The full run (a few minutes) writes bench/RESULTS.md; the smoke run (about
 # a minute, part of check) only proves every row is still produced.
 bench: bench-build
-	/usr/bin/python3 bench/bench.py
+	$(PYHARNESS) bench/bench.py
 
 bench-smoke: bench-build
-	/usr/bin/python3 bench/bench.py --smoke
+	$(PYHARNESS) bench/bench.py --smoke
 
 # ---------------------------------------------------------------------------
 # Install

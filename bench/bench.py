@@ -27,6 +27,8 @@ src/<sub>.c and no binary) is reported as "not built yet", never faked.
 
 Every Apache and tracer started here is stopped on the way out, errors and
 signals included. Needs root (tracing), apache2, wrk, valgrind, bpftrace.
+Its Apache is the tests' (tests/harness/httpd.py): it runs with
+PYTHONPATH=tests, as `make bench` runs it.
 """
 import argparse
 import http.client
@@ -42,10 +44,10 @@ import sys
 import tempfile
 import time
 
+from harness.httpd import BUILD, MODULE, Httpd
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
-sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
-from httpd import BUILD, MODULE, Httpd  # noqa: E402
 
 HTTPDTRACE = os.path.join(BUILD, "httpdtrace")
 PROBE_HIT = os.path.join(BUILD, "bench", "probe-hit")

@@ -2,10 +2,11 @@
 
 Starts Debian's apache2 with the module on 127.0.0.1:8080 and [::1]:8080
 (DEMO_PORT overrides), with its own config, logs and PidFile under
-build/demo/ (the tests' Apache fixture, tests/integration/httpd.py, writes
-them: one config for both), sends mixed traffic (200, 404, a redirect, a
-POST, IPv6) while a viewer prints each request as it finishes, then more
-traffic under a latency histogram. Whatever it started is stopped on the
+build/demo/ (the tests' Apache fixture, tests/harness/httpd.py, writes
+them: one config for both; hence PYTHONPATH=tests, as `make demo` runs it),
+sends mixed traffic (200, 404, a redirect, a POST, IPv6) while a viewer
+prints each request as it finishes, then more traffic under a latency
+histogram. Whatever it started is stopped on the
 way out: at the end, on an error, on Ctrl-C or SIGTERM. Needs no terminal.
 
 The viewers are the VIEWERS below: httpdtrace commands that print until
@@ -24,12 +25,11 @@ import tempfile
 import threading
 import time
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
+from harness.httpd import MODULE, Httpd
+from harness.httpdtrace import READY, TOOL
+from harness.tracer import interrupt
 
-from httpd import MODULE, Httpd  # noqa: E402
-from httpdtrace import READY, TOOL  # noqa: E402
-from tracer import interrupt  # noqa: E402
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 PORT = int(os.environ.get("DEMO_PORT", "8080"))
 ROOT = os.path.join(REPO, "build", "demo")

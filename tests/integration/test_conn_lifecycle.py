@@ -21,7 +21,7 @@ import time
 
 import pytest
 
-from conftest import MPMS
+from harness import MPMS
 
 SCRIPT = """
 usdt:@SO@:httpd:conn__start { printf("S %llu %d %d\\n", arg0, arg2, pid); }

@@ -5,14 +5,17 @@ import re
 import socket
 import subprocess
 
-from httpd import REPO, free_port
+from harness.httpd import REPO, free_port
+
+# demo.py imports the tests' harness: run it as `make demo` does.
+HARNESS_PATH = os.path.join(REPO, "tests")
 
 
 def test_demo(tracing):
     port = free_port()
     out = subprocess.run(["/usr/bin/python3", os.path.join(REPO, "demo", "demo.py")],
-                         env=dict(os.environ, DEMO_PORT=str(port)), stdin=subprocess.DEVNULL,
-                         capture_output=True, text=True, timeout=120)
+                         env=dict(os.environ, DEMO_PORT=str(port), PYTHONPATH=HARNESS_PATH),
+                         stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
     lines = out.stdout.splitlines()
     reqs = [l for l in lines if re.match(r"^\d+\.\d{3} +\d+us \d{3} ", l)]
@@ -48,7 +51,7 @@ def test_demo_port_taken(tracing):
         s.listen()
         port = s.getsockname()[1]
         out = subprocess.run(["/usr/bin/python3", os.path.join(REPO, "demo", "demo.py")],
-                             env=dict(os.environ, DEMO_PORT=str(port)),
+                             env=dict(os.environ, DEMO_PORT=str(port), PYTHONPATH=HARNESS_PATH),
                              stdin=subprocess.DEVNULL, capture_output=True, text=True,
                              timeout=60)
     assert out.returncode == 1

@@ -6,7 +6,7 @@ fields, sizes and offsets."""
 import os
 import re
 
-from httpd import REPO
+from harness.httpd import REPO
 
 PROVIDER = os.path.join(REPO, "module", "httpd_provider.d")
 HEADER = os.path.join(REPO, "module", "mod_dtprovider.h")

@@ -8,7 +8,7 @@ import glob
 import os
 import re
 
-from httpd import REPO
+from harness.httpd import REPO
 
 PROVIDER = os.path.join(REPO, "module", "httpd_provider.d")
 TRANSLATOR = os.path.join(REPO, "module", "httpd.d")

@@ -19,8 +19,8 @@ import time
 
 import pytest
 
-from conftest import MPMS
-from httpd import MODULE
+from harness import MPMS
+from harness.httpd import MODULE
 
 SEED = int(os.environ.get("FUZZ_SEED", "20261202"))
 CONNECTIONS = 1200       # per MPM

@@ -14,7 +14,7 @@ import time
 
 import pytest
 
-from conftest import MPMS
+from harness import MPMS
 
 COUNT_SCRIPT = r'''
 usdt:@SO@:httpd:request__start { @starts = count(); }

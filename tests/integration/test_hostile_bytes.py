@@ -19,8 +19,8 @@ import time
 
 import pytest
 
-from httpd import MODULE, REPO
-from httpdtrace import parse_requests
+from harness.httpd import MODULE, REPO
+from harness.httpdtrace import parse_requests
 
 # Bytes that frame a request line, and so cannot be inside one.
 FRAMING = {0x0a, 0x0d, 0x20}
@@ -113,10 +113,10 @@ def traced(tmp_path_factory, request):
     """One Apache, every text tool and script attached, the hostile traffic
     sent, a slow request with a hostile method held in flight until top
     showed it; then every tracer stopped. Returns (tools, scripts, truth)."""
-    from conftest import require_tracing
-    from httpd import Httpd
-    from httpdtrace import Httpdtrace
-    from tracer import Bpftrace
+    from harness import require_tracing
+    from harness.httpd import Httpd
+    from harness.httpdtrace import Httpdtrace
+    from harness.tracer import Bpftrace
     require_tracing()
     base = tmp_path_factory.getbasetemp()
     for d in (base.parent, base):

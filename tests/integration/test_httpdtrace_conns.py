@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from conftest import MPMS
-from httpd import MODULE
-from httpdtrace import parse_requests, run, split_addr  # noqa: F401
+from harness import MPMS
+from harness.httpd import MODULE
+from harness.httpdtrace import parse_requests, run, split_addr  # noqa: F401
 
 REQUEST = b"GET /static.html HTTP/1.1\r\nHost: test.local\r\nUser-Agent: conns-test\r\n\r\n"
 CLOSE = b"GET /dir/ HTTP/1.1\r\nHost: test.local\r\nConnection: close\r\n\r\n"

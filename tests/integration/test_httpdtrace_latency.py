@@ -9,8 +9,8 @@ import subprocess
 
 import pytest
 
-from httpd import MODULE
-from httpdtrace import TOOL, run
+from harness.httpd import MODULE
+from harness.httpdtrace import TOOL, run
 from test_httpdtrace_requests import MIX, VHOSTS, send, send_mix
 
 HIST_ROW = re.compile(r"^\s+(\d+) \|([@ ]{40}) (\d+)$")

@@ -9,9 +9,9 @@ import subprocess
 
 import pytest
 
-from conftest import MPMS
-from httpd import MODULE, REPO
-from httpdtrace import TOOL, run
+from harness import MPMS
+from harness.httpd import MODULE, REPO
+from harness.httpdtrace import TOOL, run
 
 
 def provider_probes():

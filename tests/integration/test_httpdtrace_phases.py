@@ -4,8 +4,8 @@ sleep in the handler phase of the right request (and of no other)."""
 import re
 import subprocess
 
-import handlers
-from httpd import MODULE
+from harness import handlers
+from harness.httpd import MODULE
 
 PHASES = ["read", "translate", "access", "type", "handler", "log"]
 EXTRA = """

@@ -7,9 +7,8 @@ import subprocess
 
 import pytest
 
-import handlers
-from conftest import MPMS
-from httpd import MODULE
+from harness import MPMS, handlers
+from harness.httpd import MODULE
 
 COLS = ["palloc_calls", "palloc_bytes", "malloc_calls", "malloc_bytes"]
 LINE = re.compile(r"^(\d+) +(\d+) +(\d+) +(\d+) +(\d+) (\S+)$")

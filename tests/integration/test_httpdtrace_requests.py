@@ -12,9 +12,9 @@ import time
 
 import pytest
 
-from conftest import MPMS
-from httpd import MODULE
-from httpdtrace import TOOL, Httpdtrace, parse_requests, run
+from harness import MPMS
+from harness.httpd import MODULE
+from harness.httpdtrace import TOOL, Httpdtrace, parse_requests, run
 
 VHOSTS = """
 <VirtualHost *:*>

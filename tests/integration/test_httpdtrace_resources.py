@@ -8,8 +8,8 @@ import time
 
 import pytest
 
-import handlers
-from httpd import MODULE
+from harness import handlers
+from harness.httpd import MODULE
 
 COLS = ["oncpu_us", "offcpu_us", "syscalls", "sock_read_bytes", "sock_write_bytes",
         "minor_faults", "major_faults"]

@@ -18,8 +18,8 @@ import time
 
 import pytest
 
-from httpd import MODULE
-import httpdtrace as tool
+from harness import httpdtrace as tool
+from harness.httpd import MODULE
 from test_httpdtrace_requests import send
 
 # Offsets into the sleep slice at which SIGINT lands (seconds after the

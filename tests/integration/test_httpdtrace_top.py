@@ -21,8 +21,8 @@ import time
 
 import pytest
 
-from httpd import MODULE
-from httpdtrace import TOOL, run
+from harness.httpd import MODULE
+from harness.httpdtrace import TOOL, run
 from test_httpdtrace_requests import VHOSTS  # test.local and other.local
 
 ERR_LUA = ("function handle(r)\n"

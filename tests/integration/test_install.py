@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 
-from httpd import REPO
+from harness.httpd import REPO
 
 PREFIX = "/opt/dtp"
 

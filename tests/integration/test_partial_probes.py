@@ -10,10 +10,10 @@ import subprocess
 
 import pytest
 
-from conftest import MPMS
+from harness import MPMS
 from test_provider import (EXTRA, H2_PATHS, Scenario, exchange, get, wait_log,
                            write_extra_docs)
-from tracer import script
+from harness.tracer import script
 
 
 def traced_httpd(make_httpd, mpm):

@@ -8,9 +8,8 @@ import subprocess
 
 import pytest
 
-import handlers
-from conftest import MPMS
-from httpd import MODULE, REPO
+from harness import MPMS, handlers
+from harness.httpd import MODULE, REPO
 
 SCRIPTS = os.path.join(REPO, "scripts", "bpftrace")
 

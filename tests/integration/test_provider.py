@@ -23,10 +23,9 @@ import traceback
 
 import pytest
 
-import semaphores
-from conftest import MPMS, require_tracing
-from httpd import MODULE, REPO, Httpd
-from tracer import Bpftrace
+from harness import MPMS, require_tracing, semaphores
+from harness.httpd import MODULE, REPO, Httpd
+from harness.tracer import Bpftrace
 
 VHOST = "test.local"
 STATIC = 406                                # bytes of static.html

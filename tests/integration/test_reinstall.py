@@ -9,8 +9,8 @@ import shutil
 import subprocess
 import time
 
-from httpd import MODULE
-from httpdtrace import run
+from harness.httpd import MODULE
+from harness.httpdtrace import run
 from test_httpdtrace_requests import send
 
 

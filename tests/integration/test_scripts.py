@@ -8,8 +8,8 @@ import socket
 
 import pytest
 
-from httpd import MODULE, REPO
-from tracer import Bpftrace
+from harness.httpd import MODULE, REPO
+from harness.tracer import Bpftrace
 
 SCRIPTS = os.path.join(REPO, "scripts", "bpftrace")
 DOCS = [os.path.join(REPO, "docs", "probes.md"), os.path.join(REPO, "README.md")]

@@ -3,7 +3,7 @@ import subprocess
 
 import pytest
 
-from conftest import MPMS
+from harness import MPMS
 
 
 @pytest.mark.parametrize("mpm", MPMS)

@@ -17,7 +17,7 @@ import time
 
 import pytest
 
-from httpd import MODULE, free_port
+from harness.httpd import MODULE, free_port
 
 HTTP1 = ("GET /static.html HTTP/1.1\r\nHost: test.local\r\n\r\n"
          "GET /nope HTTP/1.1\r\nHost: test.local\r\nConnection: close\r\n\r\n")

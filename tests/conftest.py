@@ -1,45 +1,15 @@
-"""Fixtures for the integration tests: a real Apache with mod_dtprovider and a
+"""Fixtures for every test folder: a real Apache with mod_dtprovider and a
 real tracer. Outside CI a machine that cannot trace skips with a one-line
-reason; with CI=true it fails, so tracing tests always run in CI."""
+reason; with CI=true it fails, so tracing tests always run in CI
+(harness.require_tracing)."""
 import os
-import shutil
-import sys
 
 import pytest
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-from httpd import MODULE, Httpd  # noqa: E402
-from tracer import Bpftrace  # noqa: E402
-from httpdtrace import TOOL as HTTPDTRACE, Httpdtrace  # noqa: E402
-
-IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
-MPMS = ["event", "worker", "prefork"]
-
-
-def tracing_unavailable():
-    """Why this machine cannot run the tracing tests, or None."""
-    if os.geteuid() != 0:
-        return "tracing needs root (CAP_BPF and CAP_PERFMON)"
-    if not shutil.which("apache2"):
-        return "apache2 is not installed (make check-deps)"
-    if not shutil.which("bpftrace"):
-        return "bpftrace is not installed (make check-deps)"
-    if not os.path.exists("/sys/kernel/btf/vmlinux"):
-        return "the kernel has no BTF (/sys/kernel/btf/vmlinux)"
-    if not os.path.exists(MODULE):
-        return "the module is not built (%s); run make" % MODULE
-    if not os.path.exists(HTTPDTRACE):
-        return "httpdtrace is not built (%s); run make" % HTTPDTRACE
-    return None
-
-
-def require_tracing():
-    why = tracing_unavailable()
-    if why:
-        if IN_CI:
-            pytest.fail("CI=true and tracing is unavailable: " + why, pytrace=False)
-        pytest.skip(why)
+from harness import require_tracing
+from harness.httpd import MODULE, Httpd
+from harness.httpdtrace import Httpdtrace
+from harness.tracer import Bpftrace
 
 
 @pytest.fixture
@@ -90,7 +60,7 @@ def bpftrace(tracing):
 @pytest.fixture
 def httpdtrace(tracing):
     """Factory: httpdtrace(*args) starts `httpdtrace ARGS` and waits until it
-    has attached (see httpdtrace.py); any still running at the end of the
+    has attached (see harness/httpdtrace.py); any still running at the end of the
     test is killed."""
     started = []
 

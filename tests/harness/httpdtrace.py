@@ -12,8 +12,8 @@ import subprocess
 import threading
 import time
 
-from httpd import BUILD
-from tracer import Stopped, TracerKilled, describe, interrupt
+from harness.httpd import BUILD
+from harness.tracer import Stopped, TracerKilled, describe, interrupt
 
 TOOL = os.path.join(BUILD, "httpdtrace")
 READY = re.compile(r"^httpdtrace: tracing \d+ probes? in ")

@@ -15,8 +15,8 @@ import threading
 import time
 import warnings
 
-import semaphores
-from httpd import MODULE, REPO
+from harness import semaphores
+from harness.httpd import MODULE, REPO
 
 HEADER = os.path.join(REPO, "module", "mod_dtprovider.h")
 

@@ -10,7 +10,7 @@ Httpd's document root before requests are sent:
 """
 import os
 
-from httpd import settle_mtimes
+from harness.httpd import settle_mtimes
 
 SLEEP_S = 0.2
 ALLOC_BYTES = 1 << 20
