@@ -159,6 +159,8 @@ check-deps:
 unit: $(UNIT_BIN)
 	$(UNIT_BIN)
 
+# Every pytest folder of tests/ (probes/, tools/, scripts/, install/; see
+# README.md, Tests); pytest.ini puts tests/harness/ on the import path.
 integration: all
 	$(PYTEST) -ra tests
 

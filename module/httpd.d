@@ -13,7 +13,7 @@
  *
  * Not tested by this project's CI (Linux, no DTrace): its field names are
  * checked against mod_dtprovider.h and the D scripts by
- * tests/integration/test_dtrace_static.py.
+ * tests/scripts/test_dtrace_static.py.
  */
 
 struct httpd_request_info {

@@ -42,7 +42,7 @@ def make_httpd(tmp_path_factory):
 @pytest.fixture
 def bpftrace(tracing):
     """Factory: bpftrace(**kw) starts a Bpftrace attached to the module (see
-    tracer.py); any still running at the end of the test is stopped."""
+    harness/tracer.py); any still running at the end of the test is stopped."""
     started = []
 
     def make(**kw):
@@ -60,8 +60,8 @@ def bpftrace(tracing):
 @pytest.fixture
 def httpdtrace(tracing):
     """Factory: httpdtrace(*args) starts `httpdtrace ARGS` and waits until it
-    has attached (see harness/httpdtrace.py); any still running at the end of the
-    test is killed."""
+    has attached (see harness/httpdtrace.py); any still running at the end of
+    the test is killed."""
     started = []
 
     def make(*args):

@@ -11,7 +11,7 @@ import time
 
 from harness.httpd import MODULE
 from harness.httpdtrace import run
-from test_httpdtrace_requests import send
+from harness.traffic import send
 
 
 def reinstall(path):

@@ -23,7 +23,7 @@ import pytest
 
 from harness.httpd import MODULE
 from harness.httpdtrace import TOOL, run
-from test_httpdtrace_requests import VHOSTS  # test.local and other.local
+from harness.traffic import VHOSTS  # test.local and other.local
 
 ERR_LUA = ("function handle(r)\n"
            "  return 500\n"

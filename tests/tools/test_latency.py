@@ -11,7 +11,7 @@ import pytest
 
 from harness.httpd import MODULE
 from harness.httpdtrace import TOOL, run
-from test_httpdtrace_requests import MIX, VHOSTS, send, send_mix
+from harness.traffic import MIX, VHOSTS, send, send_mix
 
 HIST_ROW = re.compile(r"^\s+(\d+) \|([@ ]{40}) (\d+)$")
 STATS = re.compile(r"^  count (\d+), p50 <= (\d+), p90 <= (\d+), p99 <= (\d+), max (\d+)$")

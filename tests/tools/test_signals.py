@@ -20,7 +20,7 @@ import pytest
 
 from harness import httpdtrace as tool
 from harness.httpd import MODULE
-from test_httpdtrace_requests import send
+from harness.traffic import send
 
 # Offsets into the sleep slice at which SIGINT lands (seconds after the
 # traffic was seen), spread over 0..100 ms.

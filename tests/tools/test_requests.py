@@ -15,52 +15,7 @@ import pytest
 from harness import MPMS
 from harness.httpd import MODULE
 from harness.httpdtrace import TOOL, Httpdtrace, parse_requests, run
-
-VHOSTS = """
-<VirtualHost *:*>
-  ServerName test.local
-</VirtualHost>
-<VirtualHost *:*>
-  ServerName other.local
-</VirtualHost>
-"""
-
-SLOW_LUA = ("function handle(r)\n"
-            "  os.execute('sleep 0.3')\n"
-            "  r:puts('slow\\n')\n"
-            "  return apache2.OK\n"
-            "end\n")
-
-# The client's side of the mix: (method, path with query, Host, body, status).
-MIX = [
-    ("GET", "/static.html?x=1", "test.local", None, 200),
-    ("GET", "/nope", "test.local", None, 404),
-    ("GET", "/dir/", "test.local", None, 200),
-    ("POST", "/post.lua?token=s3cret", "test.local", b"hello", 200),
-    ("GET", "/img/a.png", "other.local", None, 404),
-    ("HEAD", "/static.html", "other.local", None, 200),
-    ("GET", "/slow.lua", "test.local", None, 200),
-]
-
-
-def send(h, method, path, host="test.local", body=None, v6=False):
-    """One request on its own connection; returns the status."""
-    c = http.client.HTTPConnection("::1" if v6 else "127.0.0.1", h.port, timeout=10)
-    c.request(method, path, body=body, headers={"Host": host})
-    r = c.getresponse()
-    r.read()
-    c.close()
-    return r.status
-
-
-def send_mix(h):
-    with open(os.path.join(h.docroot, "slow.lua"), "w") as f:
-        f.write(SLOW_LUA)
-    os.chmod(os.path.join(h.docroot, "slow.lua"), 0o644)
-    for i, (method, path, host, body, status) in enumerate(MIX):
-        assert send(h, method, path, host, body, v6=(i % 2 == 1)) == status, path
-    return h.wait_access_lines(len(MIX))
-
+from harness.traffic import MIX, VHOSTS, send, send_mix
 
 def asked(e):
     """The path the client asked for, from the log's request line (%U is the
