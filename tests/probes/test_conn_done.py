@@ -1,4 +1,11 @@
-"""Every conn-start has its conn-done, with the reason the connection ended.
+"""httpd:::conn-done on a real Apache under each MPM.
+
+Every argument, for each scenario of the traced run every probe file shares
+(harness/traced_run.py, recorded once per MPM): the connection's number of
+requests, its wire bytes both ways exactly as the client counted them, and
+a duration inside the client's window.
+
+Every conn-start has its conn-done, with the reason the connection ended.
 
 Under keep-alive load (wrk) with idle keep-alive connections held open, the
 server is stopped, gracefully restarted, gracefully stopped or restarted,
@@ -22,6 +29,7 @@ import time
 import pytest
 
 from harness import MPMS
+from harness.traced_run import NAMES, scenario, scenario_conn
 
 SCRIPT = """
 usdt:@SO@:httpd:conn__start { printf("S %llu %d %d\\n", arg0, arg2, pid); }
@@ -181,3 +189,24 @@ def test_reasons(bpftrace, make_httpd, mpm):
     # Connection: close: the server closes after the response
     assert one_connection(h, t, close_request, read_to_eof) == (SERVER, 1)
     t.stop()
+
+
+# ---------------------------------------------------------------------------
+# Every argument, for each scenario of the shared traced run
+# ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("name", NAMES)
+def test_arguments(run, name):
+    """Every argument of the conn-done of the scenario's connection (its
+    reason is tested above)."""
+    sc = scenario(run, name)
+    ev = run.events
+    cid = scenario_conn(run, sc)
+    cd = ev.conn_dones[cid]
+    assert cd["requests"] == len(sc.expect)
+    if sc.sent is not None:
+        wire_in = sc.sent if sc.wire_in is None else sc.wire_in
+        assert (cd["bytes_in"], cd["bytes_out"]) == (wire_in, sc.received + sc.unread_out)
+    assert cd["duration_us"] > 0
+    if sc.saw_close:    # curl and nghttp close after their window ends
+        assert cd["duration_us"] < int((sc.t1 - sc.t0) * 1e6) + 1

@@ -11,8 +11,8 @@ import subprocess
 import pytest
 
 from harness import MPMS
-from test_provider import (EXTRA, H2_PATHS, Scenario, exchange, get, wait_log,
-                           write_extra_docs)
+from harness.traced_run import (EXTRA, H2_PATHS, Scenario, exchange, get, wait_log,
+                                write_extra_docs)
 from harness.tracer import script
 
 
