@@ -8,7 +8,9 @@ import socket
 
 import pytest
 
+from harness import handlers
 from harness.httpd import MODULE, REPO
+from harness.phase_trace import EXTRA, curl
 from harness.tracer import Bpftrace
 
 SCRIPTS = os.path.join(REPO, "scripts", "bpftrace")
@@ -240,3 +242,41 @@ def test_one_liner(bpftrace, make_httpd, doc, program):
     errors = [l for l in t.err if l.strip() and not HARMLESS.search(l)]
     assert not errors, t.describe()
     assert output_lines(t), "no output from %s: %s; %s" % (doc, program, t.describe())
+
+
+# ---------------------------------------------------------------------------
+# scripts/bpftrace/phases.bt, run as an operator runs it
+# ---------------------------------------------------------------------------
+EACH_LINE = re.compile(r"^(\d+) +(\d+) +(\d+) +(\d+) +(\d+) +(\d+) +(\d+) (\S+)$")
+
+
+def test_request_phases_script(bpftrace, make_httpd):
+    h = make_httpd("event", extra=EXTRA)
+    handlers.install(h)
+    t = bpftrace(argv=[os.path.join(SCRIPTS, "phases.bt"), MODULE, "each"])
+    for path, code in (("/static.html", "200"), ("/denied", "403"),
+                       ("/missing.html", "404"), ("/sleep.lua", "200")):
+        assert curl(h, path) == code
+    h.wait_access_lines(4)
+    t.stop()
+    rows = {}
+    for line in t.raw().splitlines():
+        m = EACH_LINE.match(line)
+        if m:
+            v = [int(x) for x in m.groups()[:7]]
+            rows[m.group(8)] = dict(zip(["id", "read", "translate", "access", "type",
+                                         "handler", "log"], v))
+    assert sorted(rows) == ["/denied", "/missing.html", "/sleep.lua", "/static.html"]
+    # A phase that did not run is exactly 0; the 0.2 s sleep is in the handler.
+    assert (rows["/denied"]["type"], rows["/denied"]["handler"]) == (0, 0)
+    assert rows["/sleep.lua"]["handler"] >= handlers.SLEEP_S * 1e6
+    assert len({r["id"] for r in rows.values()}) == 4
+    # bpftrace compiled it without a warning (an address-space one, once)
+    assert not [l for l in t.err if "WARNING" in l], t.describe()
+    # Without `each`: histograms at exit, one per phase, in phase order.
+    t = bpftrace(argv=[os.path.join(SCRIPTS, "phases.bt"), MODULE])
+    assert curl(h, "/static.html") == "200"
+    h.wait_access_lines(5)
+    t.stop()
+    keys = re.findall(r'^@phase_us\[(\d \w+)\]:', t.raw(), re.M)
+    assert keys == ["0 read", "1 translate", "2 access", "3 type", "4 handler", "5 log"]
