@@ -27,8 +27,8 @@ src/<sub>.c and no binary) is reported as "not built yet", never faked.
 
 Every Apache and tracer started here is stopped on the way out, errors and
 signals included. Needs root (tracing), apache2, wrk, valgrind, bpftrace.
-Its Apache is the tests' (tests/harness/httpd.py): it runs with
-PYTHONPATH=tests, as `make bench` runs it.
+Its Apache and its semaphore reader are the tests' (tests/harness/httpd.py,
+semaphores.py): it runs with PYTHONPATH=tests, as `make bench` runs it.
 """
 import argparse
 import http.client
@@ -44,6 +44,7 @@ import sys
 import tempfile
 import time
 
+from harness import semaphores
 from harness.httpd import BUILD, MODULE, Httpd
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -155,33 +156,24 @@ def tool_status(sub):
     return NOT_BUILT
 
 
-def semaphores(so):
-    """Virtual addresses of the probes' semaphores in a module file."""
-    out = subprocess.run(["readelf", "-n", so], capture_output=True, text=True).stdout
-    return [int(a, 16) for a in re.findall(r"Semaphore: (0x[0-9a-f]+)", out) if int(a, 16)]
-
-
 def module_state(pid, so):
     """(any probe enabled, [uprobes-trampoline] mapped) in process pid, for
-    module file so: reads its semaphores from /proc/pid/mem."""
-    base, tramp = None, False
+    module file so. The semaphores are read by the tests' reader
+    (harness/semaphores.py), which finds each one's address from the
+    mapping of the module's offset 0 and checks that the mapping holding it
+    is the module's writable segment: looking a file offset up in the maps
+    alone is ambiguous, as its docstring says."""
+    tramp = False
     try:
         with open("/proc/%d/maps" % pid) as f:
-            for line in f:
-                parts = line.split()
-                if base is None and len(parts) >= 6 and os.path.realpath(parts[5]) == so:
-                    base = int(parts[0].split("-")[0], 16) - int(parts[2], 16)
-                tramp = tramp or line.rstrip().endswith("[uprobes-trampoline]")
-        if base is None:
-            return False, tramp
-        with open("/proc/%d/mem" % pid, "rb") as m:
-            for addr in semaphores(so):
-                m.seek(base + addr)
-                if int.from_bytes(m.read(2), "little"):
-                    return True, tramp
+            tramp = any(line.rstrip().endswith("[uprobes-trampoline]") for line in f)
     except OSError:
         pass
-    return False, tramp
+    try:
+        sems = semaphores.values(pid, so)
+    except OSError:
+        sems = None
+    return bool(sems and any(sems.values())), tramp
 
 
 class Tracer:
