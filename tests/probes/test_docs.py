@@ -2,7 +2,15 @@
 the header say. Every probe of module/httpd_provider.d has a `### name`
 section whose table lists its arguments in order with their 0-based and
 SystemTap indexes, C types and names; the info struct table has the header's
-fields, sizes and offsets."""
+fields, sizes and offsets.
+
+Each probe's section also ends with an "in this repository" table, checked
+against the code so it cannot drift: the functions of mod_dtprovider.c it
+names are exactly those whose code fires the probe; its readers are exactly
+the httpdtrace subcommands with a BPF program for the probe and the scripts
+that attach to it; every test file it names exists and checks the probe,
+the probe's own file first."""
+import glob
 import os
 import re
 
@@ -11,6 +19,7 @@ from harness.httpd import REPO
 PROVIDER = os.path.join(REPO, "module", "httpd_provider.d")
 HEADER = os.path.join(REPO, "module", "mod_dtprovider.h")
 PROBES_MD = os.path.join(REPO, "docs", "probes.md")
+MODULE_C = os.path.join(REPO, "module", "mod_dtprovider.c")
 
 C_SIZES = {"unsigned int": 4, "int": 4, "unsigned short": 2, "unsigned long long": 8}
 
@@ -99,3 +108,120 @@ def test_docs_offsets_in_one_liners_match_the_struct():
     assert len(pairs) >= 2
     for field, said, used in pairs:
         assert offsets[field] == int(said) == int(used), field
+
+
+# ---------------------------------------------------------------------------
+# Each probe's "in this repository" table against the code
+# ---------------------------------------------------------------------------
+
+def in_this_repository(doc, probe):
+    """{row: [the `quoted` items of its cell]} of the probe section's table
+    headed "in this repository" ("none" is no item)."""
+    rows, inside = {}, False
+    for line in section(doc, probe).splitlines():
+        if line.startswith("| in this repository |"):
+            inside = True
+        elif inside and line.startswith("|"):
+            if not re.match(r"^\|[-| ]+\|$", line):
+                label, cell = [c.strip() for c in line.strip("|").split("|")]
+                rows[label] = re.findall(r"`([^`]+)`", cell)
+        elif inside:
+            break
+    assert rows, "docs/probes.md: ### %s has no 'in this repository' table" % probe
+    assert sorted(rows) == ["fires in", "read by httpdtrace", "read by scripts", "tested by"], \
+        (probe, sorted(rows))
+    return rows
+
+
+def strip_comments(text):
+    return re.sub(r"//[^\n]*", "", re.sub(r"/\*.*?\*/", "", text, flags=re.S))
+
+
+def c_functions(path):
+    """{name: body} of the functions defined in a C file of httpd style
+    (return type and name from column 0, braces alone on their lines)."""
+    text = strip_comments(read(path))
+    return {m.group(1): m.group(2) for m in re.finditer(
+        r"^[A-Za-z_][^;{}()]*?\b(\w+)\([^;{}]*?\)\n\{\n(.*?)^\}", text, re.M | re.S)}
+
+
+def firing_functions(probe):
+    """The functions of mod_dtprovider.c holding a call site of the probe,
+    the HTTPD_<PROBE>(...) of the header dtrace -h makes (not the
+    HTTPD_<PROBE>_ENABLED() tests); asserts none is outside a function."""
+    call = re.compile(r"\bHTTPD_%s\(" % probe.upper().replace("-", "_"))
+    funcs = c_functions(MODULE_C)
+    out = {name for name, body in funcs.items() if call.search(body)}
+    in_funcs = sum(len(call.findall(body)) for body in funcs.values())
+    assert len(call.findall(strip_comments(read(MODULE_C)))) == in_funcs, probe
+    return out
+
+
+def bpf_readers(probe):
+    """The subcommands x whose src/x.bpf.c has a program for the probe,
+    `BPF_USDT(probe` (maybe with a ___suffix), in itself or in a src/*.bpf.h
+    it includes."""
+    prog = re.compile(r"\bBPF_USDT\(\s*%s(?:___\w+)?\s*[,)]" % probe.replace("-", "__"))
+    out = set()
+    for path in glob.glob(os.path.join(REPO, "src", "*.bpf.c")):
+        text = read(path)
+        for inc in re.findall(r'^#include "(\w+\.bpf\.h)"', text, re.M):
+            text += read(os.path.join(REPO, "src", inc))
+        if prog.search(strip_comments(text)):
+            out.add(os.path.basename(path)[:-len(".bpf.c")])
+    return out
+
+
+def script_readers(probe):
+    """The scripts of scripts/bpftrace/ and scripts/dtrace/ with a probe
+    clause on the probe: `usdt:PATH:httpd:request__done`,
+    `httpd*:::request-done`."""
+    under = probe.replace("-", "__")
+    pattern = {"bpftrace": r"\busdt:[^:\s]*:httpd:%s(?!\w)" % under,
+               "dtrace": r"\bhttpd[\w*]*:[^:\s]*:[^:\s]*:%s(?![\w-])" % re.escape(probe)}
+    out = set()
+    for kind, ext in (("bpftrace", "bt"), ("dtrace", "d")):
+        for path in glob.glob(os.path.join(REPO, "scripts", kind, "*." + ext)):
+            if re.search(pattern[kind], strip_comments(read(path))):
+                out.add(os.path.relpath(path, REPO))
+    return out
+
+
+def names_probe(text, probe):
+    """The text names the probe, as request-done or request__done."""
+    return re.search(r"(?<![\w-])(?:%s|%s)(?![\w-])"
+                     % (re.escape(probe), re.escape(probe.replace("-", "__"))), text)
+
+
+def test_every_probe_says_where_it_fires():
+    doc = read(PROBES_MD)
+    for probe in provider_args():
+        said = {f[:-2] for f in in_this_repository(doc, probe)["fires in"] if f.endswith("()")}
+        assert said == firing_functions(probe), probe
+
+
+def test_every_probe_lists_exactly_its_readers():
+    doc = read(PROBES_MD)
+    for probe in provider_args():
+        rows = in_this_repository(doc, probe)
+        assert set(rows["read by httpdtrace"]) == bpf_readers(probe), probe
+        assert set(rows["read by scripts"]) == script_readers(probe), probe
+        for sub in rows["read by httpdtrace"]:
+            assert os.path.exists(os.path.join(REPO, "tests", "tools", "test_%s.py" % sub)), sub
+
+
+def test_every_probe_lists_the_tests_that_check_it():
+    """Each test file named exists and names the probe, or one of the
+    scripts that read it (the test runs the script); the probe's own file,
+    tests/probes/test_<probe>.py, comes first."""
+    doc = read(PROBES_MD)
+    for probe in provider_args():
+        rows = in_this_repository(doc, probe)
+        tests = rows["tested by"]
+        own = "tests/probes/test_%s.py" % probe.replace("-", "_")
+        assert tests and tests[0] == own, (probe, tests)
+        scripts = [os.path.basename(p) for p in rows["read by scripts"]]
+        for path in tests:
+            assert os.path.isfile(os.path.join(REPO, path)), (probe, path)
+            text = read(os.path.join(REPO, path))
+            assert names_probe(text, probe) or any(s in text for s in scripts), (probe, path)
