@@ -10,6 +10,9 @@ it) and import the same modules.
   httpdtrace   Httpdtrace: build/httpdtrace started and stopped as a user does
   semaphores   the probes' is-enabled semaphores read out of live processes
   handlers     request handlers with known behaviour (sleep, alloc, big file)
+  traffic      known requests for the tools' tests (send, send_mix, VHOSTS)
+  traced_run   the traced run tests/probes/ shares: scenarios, record(), Run
+  phase_trace  bpftrace programs for request-phase and internal-redirect
 
 This file: the MPMs every MPM-wide test runs under, and whether this machine
 can trace at all (tests/conftest.py's fixtures skip, or fail under CI=true).
