@@ -18,14 +18,11 @@
  * listed as replaced, read through /proc/PID/map_files, and the tracing
  * commands trace that copy until a graceful restart loads the new file.
  */
-#define _GNU_SOURCE /* memmem */
 #include <argp.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <unistd.h>
 #include "fmt.h"
 #include "httpdtrace.h"
@@ -33,7 +30,6 @@
 #include "proc.h"
 #include "trace.h"
 
-#define VERSION_LEN 128
 
 /* A process that maps the module. */
 struct mapper {
@@ -108,51 +104,6 @@ static void mappers_link(void)
 				mappers.v[i].child = true;
 }
 
-/* The longest NUL-terminated "Apache/<digit>..." string in the file; ""
- * if none. Reads the whole binary once (a few MB at most). */
-static void version_of(pid_t pid, char *out, size_t len)
-{
-	char path[32];
-	struct stat st;
-	char *buf = NULL, *p;
-	int fd;
-
-	out[0] = '\0';
-	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0)
-		return;
-	if (fstat(fd, &st) == 0 && st.st_size > 0 && st.st_size < (64 << 20) &&
-	    (buf = malloc(st.st_size + 1)) && read(fd, buf, st.st_size) == st.st_size) {
-		buf[st.st_size] = '\0';
-		for (p = buf; (p = memmem(p, buf + st.st_size - p, "Apache/", 7)); p += 7) {
-			size_t n = strnlen(p, VERSION_LEN);
-
-			if (p[7] >= '0' && p[7] <= '9' && n < len && n > strlen(out) &&
-			    (p == buf || p[-1] == '\0'))
-				memcpy(out, p, n + 1);
-		}
-	}
-	free(buf);
-	close(fd);
-}
-
-/* "event" from /path/mod_mpm_event.so, "built-in" if no MPM module. */
-static void mpm_of(pid_t pid, char *out, size_t len)
-{
-	char path[PATH_MAX], *b, *dot;
-
-	if (proc_find_mapping(pid, "mod_mpm_", true, path, sizeof(path)) != 1) {
-		snprintf(out, len, "built-in");
-		return;
-	}
-	b = strrchr(path, '/') + strlen("/mod_mpm_");
-	dot = strchr(b, '.');
-	if (dot)
-		*dot = '\0';
-	snprintf(out, len, "%s", b);
-}
-
 /* Probe names of the module (each once) and whether each is enabled now in
  * pid (its semaphore read from memory). Returns how many, or -1. */
 static int probes_of(pid_t pid, const char *module, const char *names[], bool enabled[], int max)
@@ -182,15 +133,15 @@ static int probes_of(pid_t pid, const char *module, const char *names[], bool en
 
 static void print_server(const struct mapper *s)
 {
-	char exe[PATH_MAX] = "?", version[VERSION_LEN], mpm[64];
+	char exe[PATH_MAX] = "?", version[PROC_VERSION_LEN], mpm[64];
 	const char *names[PROBES_MAX];
 	bool enabled[PROBES_MAX];
 	int nprobes, nchildren = 0, nenabled = 0;
 
 	if (proc_exe(s->pid, exe, sizeof(exe)))
 		snprintf(exe, sizeof(exe), "?");
-	version_of(s->pid, version, sizeof(version));
-	mpm_of(s->pid, mpm, sizeof(mpm));
+	proc_apache_version(s->pid, version, sizeof(version));
+	proc_apache_mpm(s->pid, mpm, sizeof(mpm));
 	nprobes = probes_of(s->pid, s->mapfile, names, enabled, PROBES_MAX);
 	for (int i = 0; i < mappers.n; i++)
 		nchildren += mappers.v[i].child && mappers.v[i].ppid == s->pid;

@@ -3,6 +3,7 @@
  * proc.h). Lines of /proc/PID/maps look like
  *   7f1c2a000000-7f1c2a004000 r--p 00000000 fd:01 1234   /path/file
  */
+#define _GNU_SOURCE /* memmem */
 #include <ctype.h>
 #include <dirent.h>
 #include <fcntl.h>
@@ -199,4 +200,49 @@ int proc_exe(pid_t pid, char *path, size_t len)
 		return -1;
 	path[n] = '\0';
 	return 0;
+}
+
+/* The longest NUL-terminated "Apache/<digit>..." string in the file; ""
+ * if none. Reads the whole binary once (a few MB at most). */
+void proc_apache_version(pid_t pid, char *out, size_t len)
+{
+	char path[32];
+	struct stat st;
+	char *buf = NULL, *p;
+	int fd;
+
+	out[0] = '\0';
+	snprintf(path, sizeof(path), "/proc/%d/exe", (int)pid);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	if (fstat(fd, &st) == 0 && st.st_size > 0 && st.st_size < (64 << 20) &&
+	    (buf = malloc(st.st_size + 1)) && read(fd, buf, st.st_size) == st.st_size) {
+		buf[st.st_size] = '\0';
+		for (p = buf; (p = memmem(p, buf + st.st_size - p, "Apache/", 7)); p += 7) {
+			size_t n = strnlen(p, PROC_VERSION_LEN);
+
+			if (p[7] >= '0' && p[7] <= '9' && n < len && n > strlen(out) &&
+			    (p == buf || p[-1] == '\0'))
+				memcpy(out, p, n + 1);
+		}
+	}
+	free(buf);
+	close(fd);
+}
+
+/* "event" from /path/mod_mpm_event.so, "built-in" if no MPM module. */
+void proc_apache_mpm(pid_t pid, char *out, size_t len)
+{
+	char path[PATH_MAX], *b, *dot;
+
+	if (proc_find_mapping(pid, "mod_mpm_", true, path, sizeof(path)) != 1) {
+		snprintf(out, len, "built-in");
+		return;
+	}
+	b = strrchr(path, '/') + strlen("/mod_mpm_");
+	dot = strchr(b, '.');
+	if (dot)
+		*dot = '\0';
+	snprintf(out, len, "%s", b);
 }

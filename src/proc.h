@@ -46,4 +46,14 @@ int proc_read_mem(pid_t pid, unsigned long long addr, void *buf, size_t len);
 /* The executable pid runs (readlink /proc/pid/exe). Returns 0 or -1. */
 int proc_exe(pid_t pid, char *path, size_t len);
 
+/* The Apache version pid runs ("Apache/2.4.62 (Debian)"): the longest
+ * "Apache/<digit>..." string in its binary, read through /proc/PID/exe (so
+ * the running one even after an upgrade replaced the file); "" if none. */
+#define PROC_VERSION_LEN 128
+void proc_apache_version(pid_t pid, char *out, size_t len);
+
+/* The MPM pid runs: "event" from the mod_mpm_event.so it maps, "built-in"
+ * if it maps none. */
+void proc_apache_mpm(pid_t pid, char *out, size_t len);
+
 #endif /* PROC_H */
