@@ -93,6 +93,7 @@ MULTIARCH := $(shell $(CC) -print-multiarch 2>/dev/null)
 LIBBPF_CFLAGS := $(shell pkg-config --cflags libbpf 2>/dev/null)
 LIBBPF_LIBS   := $(shell pkg-config --libs libbpf 2>/dev/null || echo -lbpf) -lelf -lz
 CURSES_LIBS   := $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncursesw)
+MHD_LIBS      := $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
 
 TOOL      := $(BUILD)/httpdtrace
 TOOL_SRCS := $(filter-out %.bpf.c,$(wildcard src/*.c))
@@ -129,7 +130,7 @@ $(BUILD)/src/%.o: src/%.c | $(BUILD)/src $(SKELS)
 	$(CC) $(TOOL_CFLAGS) -c $< -o $@
 
 $(TOOL): $(TOOL_OBJS)
-	$(CC) -o $@ $^ $(LIBBPF_LIBS) $(CURSES_LIBS)
+	$(CC) -o $@ $^ $(LIBBPF_LIBS) $(CURSES_LIBS) $(MHD_LIBS)
 
 -include $(wildcard $(BUILD)/src/*.d)
 
@@ -202,6 +203,8 @@ bench-smoke: bench-build
 # The module and Debian's mods-available/dtprovider.load go where apxs says
 # (then `a2enmod dtprovider`); the rest under PREFIX: httpdtrace, man pages,
 # the header, the scripts and docs, and the DTrace translator in lib/dtrace.
+# systemd looks for units under /usr/local/lib/systemd/system too.
+UNITDIR   = $(PREFIX)/lib/systemd/system
 SHAREDIR  = $(PREFIX)/share/mod_dtprovider
 DOCDIR    = $(PREFIX)/share/doc/mod_dtprovider
 
@@ -223,6 +226,10 @@ install: all
 	install -m 755 scripts/dtrace/*.d $(DESTDIR)$(SHAREDIR)/scripts/dtrace/
 	install -m 644 module/httpd.d $(DESTDIR)$(PREFIX)/lib/dtrace/
 	install -m 644 README.md docs/probes.md $(DESTDIR)$(DOCDIR)/
+	install -d $(DESTDIR)$(DOCDIR)/prometheus $(DESTDIR)$(UNITDIR)
+	install -m 644 contrib/prometheus/*.yml $(DESTDIR)$(DOCDIR)/prometheus/
+	sed -e 's|@SBINDIR@|$(PREFIX)/sbin|' -e 's|@MODULE@|$(AP_LIBEXECDIR)/mod_dtprovider.so|' \
+	    contrib/httpdtrace-exporter.service > $(DESTDIR)$(UNITDIR)/httpdtrace-exporter.service
 
 # Removes exactly what `make install` put there (same DESTDIR and PREFIX),
 # after `a2dismod dtprovider` if it is enabled; Apache keeps running the
@@ -235,10 +242,12 @@ uninstall:
 	    $(DESTDIR)$(AP_SYSCONFDIR)/mods-available/dtprovider.conf \
 	    $(DESTDIR)$(PREFIX)/include/mod_dtprovider.h \
 	    $(DESTDIR)$(PREFIX)/sbin/httpdtrace \
-	    $(DESTDIR)$(PREFIX)/lib/dtrace/httpd.d
+	    $(DESTDIR)$(PREFIX)/lib/dtrace/httpd.d \
+	    $(DESTDIR)$(UNITDIR)/httpdtrace-exporter.service
 	rm -f $(patsubst docs/man/%,$(DESTDIR)$(PREFIX)/share/man/man8/%,$(wildcard docs/man/*.8))
 	rm -rf $(DESTDIR)$(SHAREDIR) $(DESTDIR)$(DOCDIR)
-	-rmdir $(DESTDIR)$(PREFIX)/lib/dtrace 2>/dev/null
+	-rmdir $(DESTDIR)$(PREFIX)/lib/dtrace $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(PREFIX)/lib/systemd 2>/dev/null
 
 clean:
 	rm -rf $(BUILD)

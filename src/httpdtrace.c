@@ -31,6 +31,8 @@ static const struct subcommand {
 	  pools_main },
 	{ "resources", "CPU, off-CPU, syscalls, socket bytes, page faults per request and uri",
 	  resources_main },
+	{ "exporter", "request and connection metrics for Prometheus, aggregated in the kernel",
+	  exporter_main },
 };
 
 #define NSUB (sizeof(subcommands) / sizeof(subcommands[0]))

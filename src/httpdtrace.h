@@ -18,5 +18,6 @@ int pools_main(int argc, char **argv);
 int conns_main(int argc, char **argv);
 int resources_main(int argc, char **argv);
 int top_main(int argc, char **argv);
+int exporter_main(int argc, char **argv);
 
 #endif /* HTTPDTRACE_H */

@@ -1,0 +1,209 @@
+// SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
+/*
+ * exporter.bpf.c - kernel side of `httpdtrace exporter`: each finished
+ * request adds to its label set's counters and histograms (exporter.h);
+ * request-start/-done keep the requests in flight, conn-start/-done the
+ * connections. User space only reads these maps, at each scrape.
+ */
+#include "vmlinux.h"
+#include "trace.bpf.h"
+#include "mod_dtprovider.h"
+#include "exporter.h"
+
+/* Request label sets: per CPU, at most --max-series of them. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_HASH);
+	__uint(max_entries, EXP_MAX_SERIES); /* exporter.c applies --max-series */
+	__type(key, struct exp_req_key);
+	__type(value, struct exp_req_val);
+} reqs SEC(".maps");
+
+/* The label sets that did not fit. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct exp_req_val);
+} req_other SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct exp_totals);
+} totals SEC(".maps");
+
+/* Request id -> when it started (bpf_ktime_get_ns). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, EXP_MAX_INFLIGHT);
+	__type(key, __u64);
+	__type(value, __u64);
+} inflight SEC(".maps");
+
+/* Connection id -> when it was accepted. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, EXP_MAX_OPEN);
+	__type(key, __u64);
+	__type(value, __u64);
+} open_conns SEC(".maps");
+
+static const struct exp_req_val zero_val;
+static const __u64 dur_bounds[EXP_DUR_BUCKETS] = EXP_DUR_BOUNDS_US;
+static const __u64 size_bounds[EXP_SIZE_BUCKETS] = EXP_SIZE_BOUNDS;
+static const __u64 conn_dur_bounds[EXP_CONN_DUR_BUCKETS] = EXP_CONN_DUR_BOUNDS_US;
+static const __u64 conn_reqs_bounds[EXP_CONN_REQS_BUCKETS] = EXP_CONN_REQS_BOUNDS;
+
+/* Method names as 8 bytes each (NUL-padded), for an exact compare. */
+static const char method_names[EXP_METHODS][8] = {
+	"", "CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE",
+};
+
+/* Add 1 to the first bucket whose bound is >= v (none: only the +Inf,
+ * which is the count). */
+#define BUCKET_ADD(buckets, bounds, n, v)                                      \
+	do {                                                                   \
+		for (int i_ = 0; i_ < (n); i_++) {                             \
+			if ((v) <= (bounds)[i_]) {                             \
+				__sync_fetch_and_add(&(buckets)[i_], 1);       \
+				break;                                         \
+			}                                                      \
+		}                                                              \
+	} while (0)
+
+static __always_inline __u8 method_index(const char *m)
+{
+	for (int i = 1; i < EXP_METHODS; i++) {
+		bool same = true;
+
+		for (int j = 0; j < 8; j++) {
+			if (m[j] != method_names[i][j]) {
+				same = false;
+				break;
+			}
+			if (!m[j])
+				break;
+		}
+		if (same)
+			return i;
+	}
+	return 0;
+}
+
+static __always_inline __u8 protocol_index(const char *p)
+{
+	/* "HTTP/1.0", "HTTP/1.1", "HTTP/2.0" */
+	if (p[0] != 'H' || p[1] != 'T' || p[2] != 'T' || p[3] != 'P' || p[4] != '/' ||
+	    p[6] != '.' || p[8])
+		return 0;
+	if (p[5] == '1' && p[7] == '0')
+		return 1;
+	if (p[5] == '1' && p[7] == '1')
+		return 2;
+	if (p[5] == '2' && p[7] == '0')
+		return 3;
+	return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(request__start, __u64 id, __u64 conn_id, const char *method, const char *uri,
+	     const char *client_ip, const char *vhost)
+{
+	__u64 now = bpf_ktime_get_ns();
+
+	if (trace_pid_match())
+		bpf_map_update_elem(&inflight, &id, &now, BPF_ANY);
+	return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(request__done, __u64 id, int status, __u64 latency_us, const char *method,
+	     const char *uri, const struct httpd_request_info *infop)
+{
+	struct httpd_request_info info;
+	struct exp_req_key k = {};
+	struct exp_req_val *v;
+	struct exp_totals *t;
+	char buf[16] = {};
+	__u32 zero = 0;
+
+	if (!trace_pid_match())
+		return 0;
+	bpf_map_delete_elem(&inflight, &id);
+	if (bpf_probe_read_user(&info, sizeof(info), infop))
+		return 0;
+	k.status = status > 0 && status < 1000 ? status : 0;
+	TRACE_STR(buf, method);
+	k.method = method_index(buf);
+	__builtin_memset(buf, 0, sizeof(buf));
+	TRACE_STR(buf, info.protocol);
+	k.protocol = protocol_index(buf);
+	TRACE_STR(k.vhost, info.vhost);
+
+	v = bpf_map_lookup_elem(&reqs, &k);
+	if (!v) {
+		bpf_map_update_elem(&reqs, &k, &zero_val, BPF_NOEXIST);
+		v = bpf_map_lookup_elem(&reqs, &k);
+	}
+	if (!v) { /* full: the overflow series, counted */
+		v = bpf_map_lookup_elem(&req_other, &zero);
+		t = bpf_map_lookup_elem(&totals, &zero);
+		if (t)
+			__sync_fetch_and_add(&t->folded, 1);
+		if (!v)
+			return 0;
+	}
+	__sync_fetch_and_add(&v->count, 1);
+	__sync_fetch_and_add(&v->duration_us, latency_us);
+	BUCKET_ADD(v->duration, dur_bounds, EXP_DUR_BUCKETS, latency_us);
+	__sync_fetch_and_add(&v->response_bytes, info.bytes_out);
+	BUCKET_ADD(v->response, size_bounds, EXP_SIZE_BUCKETS, info.bytes_out);
+	__sync_fetch_and_add(&v->request_bytes, info.bytes_in);
+	BUCKET_ADD(v->request, size_bounds, EXP_SIZE_BUCKETS, info.bytes_in);
+	return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(conn__start, __u64 conn_id, const char *peer_ip, int peer_port, const char *local_ip,
+	     int local_port)
+{
+	__u64 now = bpf_ktime_get_ns();
+	struct exp_totals *t;
+	__u32 zero = 0;
+
+	if (!trace_pid_match())
+		return 0;
+	bpf_map_update_elem(&open_conns, &conn_id, &now, BPF_ANY);
+	t = bpf_map_lookup_elem(&totals, &zero);
+	if (t)
+		__sync_fetch_and_add(&t->conns_opened, 1);
+	return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(conn__done, __u64 conn_id, __u32 requests, __u64 duration_us, __u64 bytes_in,
+	     __u64 bytes_out, int reason)
+{
+	struct exp_totals *t;
+	__u32 zero = 0, r = (__u32)reason < EXP_REASONS ? (__u32)reason : 0;
+
+	if (!trace_pid_match())
+		return 0;
+	/* Only connections seen opening: opened - closed is what is open. */
+	if (!bpf_map_lookup_elem(&open_conns, &conn_id))
+		return 0;
+	bpf_map_delete_elem(&open_conns, &conn_id);
+	t = bpf_map_lookup_elem(&totals, &zero);
+	if (!t)
+		return 0;
+	if (r < EXP_REASONS)
+		__sync_fetch_and_add(&t->conns_closed[r], 1);
+	__sync_fetch_and_add(&t->conn_duration_us, duration_us);
+	BUCKET_ADD(t->conn_duration, conn_dur_bounds, EXP_CONN_DUR_BUCKETS, duration_us);
+	__sync_fetch_and_add(&t->conn_requests, requests);
+	BUCKET_ADD(t->conn_requests_hist, conn_reqs_bounds, EXP_CONN_REQS_BUCKETS, requests);
+	return 0;
+}
+
+char LICENSE[] SEC("license") = "Dual BSD/GPL";

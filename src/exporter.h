@@ -1,0 +1,76 @@
+/*
+ * exporter.h - what `httpdtrace exporter`'s BPF side (exporter.bpf.c)
+ * aggregates and its user side (exporter.c) reads at each scrape: counters
+ * and fixed-bucket histograms, per label set, in the kernel. Nothing crosses
+ * per request.
+ */
+#ifndef EXPORTER_H
+#define EXPORTER_H
+
+#include "sizes.h"
+
+#define EXP_MAX_SERIES 1000      /* default --max-series: request label sets */
+#define EXP_MAX_INFLIGHT 65536   /* requests followed from start to done */
+#define EXP_MAX_OPEN 65536       /* connections followed from start to done */
+#define EXP_REASONS 6            /* conn-done's reasons (HTTPD_CONN_END_*) */
+
+/* Upper bounds of the histogram buckets (+Inf is the count). Duration in
+ * microseconds: OpenTelemetry's advised seconds 0.005 ... 10, with finer
+ * ones below 5 ms. */
+#define EXP_DUR_BUCKETS 17
+#define EXP_DUR_BOUNDS_US                                                      \
+	{ 500, 1000, 2500, 5000, 10000, 25000, 50000, 75000, 100000, 250000,   \
+	  500000, 750000, 1000000, 2500000, 5000000, 7500000, 10000000 }
+/* Body sizes in bytes. */
+#define EXP_SIZE_BUCKETS 7
+#define EXP_SIZE_BOUNDS { 100, 1000, 10000, 100000, 1000000, 10000000, 100000000 }
+/* Connection duration in microseconds (0.01 s ... 1 h). */
+#define EXP_CONN_DUR_BUCKETS 8
+#define EXP_CONN_DUR_BOUNDS_US                                                 \
+	{ 10000, 100000, 1000000, 5000000, 15000000, 60000000, 300000000,      \
+	  3600000000ULL }
+/* Requests per connection. */
+#define EXP_CONN_REQS_BUCKETS 8
+#define EXP_CONN_REQS_BOUNDS { 1, 2, 5, 10, 20, 50, 100, 1000 }
+
+/* Methods OpenTelemetry names; anything else is _OTHER (index 0). */
+#define EXP_METHODS 10
+#define EXP_METHOD_NAMES                                                        \
+	{ "_OTHER", "CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH",    \
+	  "POST", "PUT", "TRACE" }
+/* network.protocol.version: index 0 for any other protocol string. */
+#define EXP_PROTOCOLS 4
+#define EXP_PROTOCOL_NAMES { "_OTHER", "1.0", "1.1", "2" }
+
+/* One label set of the request metrics. A series over --max-series is
+ * folded into the overflow series (req_other), whose labels read _other. */
+struct exp_req_key {
+	__u16 status;           /* http.response.status_code */
+	__u8 method;            /* index in EXP_METHOD_NAMES */
+	__u8 protocol;          /* index in EXP_PROTOCOL_NAMES */
+	char vhost[STR_NAME];   /* server.address: the vhost's ServerName */
+};
+
+/* Per bucket counts (not cumulative: user space sums them up). */
+struct exp_req_val {
+	__u64 count;                          /* requests */
+	__u64 duration_us;                    /* their summed latency */
+	__u64 duration[EXP_DUR_BUCKETS];
+	__u64 response_bytes;                 /* summed response bodies */
+	__u64 response[EXP_SIZE_BUCKETS];
+	__u64 request_bytes;                  /* summed request bodies */
+	__u64 request[EXP_SIZE_BUCKETS];
+};
+
+/* Per CPU, index 0: everything that is not per label set. */
+struct exp_totals {
+	__u64 folded;                         /* requests into req_other */
+	__u64 conns_opened;
+	__u64 conns_closed[EXP_REASONS];      /* by reason, of those opened */
+	__u64 conn_duration_us;
+	__u64 conn_duration[EXP_CONN_DUR_BUCKETS];
+	__u64 conn_requests;
+	__u64 conn_requests_hist[EXP_CONN_REQS_BUCKETS];
+};
+
+#endif /* EXPORTER_H */
