@@ -13,6 +13,7 @@ it) and import the same modules.
   traffic      known requests for the tools' tests (send, send_mix, VHOSTS)
   traced_run   the traced run tests/probes/ shares: scenarios, record(), Run
   phase_trace  bpftrace programs for request-phase and internal-redirect
+  prometheus   Prometheus: a real Prometheus scraping given targets, queried
 
 This file: the MPMs every MPM-wide test runs under, and whether this machine
 can trace at all (tests/conftest.py's fixtures skip, or fail under CI=true).

@@ -1,0 +1,304 @@
+"""`httpdtrace exporter` on a real Apache, scraped by a real Prometheus:
+PromQL results must equal the traffic sent (counts per status, method and
+vhost, histogram counts, a slow handler's quantile in its bucket,
+connections), every exposition must pass `promtool check metrics`, and the
+bounds (series cap), the HTTP endpoint and the errors must behave as the
+man page says."""
+import os
+import re
+import socket
+import subprocess
+import threading
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from harness import MPMS, handlers
+from harness.httpd import MODULE, free_port
+from harness.httpdtrace import TOOL
+from harness.prometheus import Prometheus, available
+
+DUR = "http_server_request_duration_seconds"
+# The first vhost of a port is its default: test.local stays the default.
+VHOST_CONF = """<VirtualHost *:%(port)d>
+  ServerName test.local
+  DocumentRoot %(docroot)s
+</VirtualHost>
+<VirtualHost *:%(port)d>
+  ServerName other.local
+  DocumentRoot %(docroot)s
+</VirtualHost>
+"""
+
+
+def metrics(port, path="/metrics"):
+    with urllib.request.urlopen("http://127.0.0.1:%d%s" % (port, path), timeout=10) as r:
+        return r.read().decode()
+
+
+def promtool_ok(text):
+    r = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True,
+                       text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
+
+
+def samples(text, name):
+    """{labels-string: value} of one metric's samples."""
+    out = {}
+    for line in text.splitlines():
+        m = re.match(r"^%s(\{.*\})? (\S+)$" % re.escape(name), line)
+        if m:
+            out[m.group(1) or ""] = float(m.group(2))
+    return out
+
+
+def curl(h, path, *args, host="test.local"):
+    r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H",
+                        "Host: " + host, *args, h.url(path)], capture_output=True, text=True)
+    return r.stdout
+
+
+def exporter(httpdtrace, *args):
+    port = free_port()
+    t = httpdtrace("exporter", "-m", MODULE, "--listen", "127.0.0.1:%d" % port, *args)
+    t.port = port
+    return t
+
+
+@pytest.fixture
+def prometheus(tmp_path_factory):
+    if not available():
+        pytest.fail("prometheus and promtool are not installed (make check-deps)")
+    started = []
+
+    def make(targets):
+        p = Prometheus(tmp_path_factory.mktemp("prometheus"), targets)
+        started.append(p)
+        return p.start()
+
+    yield make
+    for p in started:
+        p.stop()
+
+
+@pytest.mark.parametrize("mpm", MPMS)
+def test_prometheus_sees_what_was_sent(httpdtrace, make_httpd, prometheus, mpm):
+    h = make_httpd(mpm)
+    handlers.install(h)
+    t = exporter(httpdtrace)
+    p = prometheus(["127.0.0.1:%d" % t.port])
+    sent = {"200": 0, "404": 0, "501": 0}
+    for _ in range(5):
+        assert curl(h, "/static.html") == "200"
+        sent["200"] += 1
+    for _ in range(3):
+        assert curl(h, "/missing") == "404"
+        sent["404"] += 1
+    for _ in range(2):
+        assert curl(h, "/post.lua", "--data-binary", "x" * 3000) == "200"
+        sent["200"] += 1
+    assert curl(h, "/static.html", "-X", "FOO") == "501"
+    sent["501"] += 1
+    assert curl(h, "/sleep.lua") == "200"
+    sent["200"] += 1
+    total = sum(sent.values())
+    h.wait_access_lines(total)
+    p.wait_value("sum(%s_count)" % DUR, total)
+    for status, n in sent.items():
+        assert p.value('sum(%s_count{http_response_status_code="%s"})' % (DUR, status)) == n
+    assert p.value('sum(%s_count{http_request_method="POST"})' % DUR) == 2
+    assert p.value('sum(%s_count{http_request_method="_OTHER"})' % DUR) == 1
+    assert p.value('sum(%s_count{http_request_method="GET"})' % DUR) == total - 3
+    assert p.value('sum(%s_count{server_address="test.local"})' % DUR) == total
+    assert p.value('sum(%s_count{network_protocol_version="1.1"})' % DUR) == total
+    # the histograms count every request, and the request bodies sum up
+    assert p.value('sum(http_server_response_body_size_bytes_count)') == total
+    assert p.value('sum(http_server_request_body_size_bytes_sum)') == 6000
+    # the slow handler (0.2 s): its quantile is in the bucket that holds 0.2 s
+    q = p.value('histogram_quantile(1, sum by (le) (%s_bucket{http_response_status_code='
+                '"200",http_request_method="GET"}))' % DUR)
+    assert 0.1 < q <= 0.25, q
+    # one connection per curl
+    p.wait_value("httpd_connections_opened_total", total)
+    p.wait_value('sum(httpd_connections_closed_total)', total)
+    assert p.value("httpd_connections_open") == 0
+    assert p.value("httpd_connection_requests_count") == total
+    assert p.value('httpd_info{mpm="%s"}' % mpm) == 1
+    promtool_ok(metrics(t.port))
+
+
+def test_vhosts_and_methods_as_labels(httpdtrace, make_httpd):
+    h = make_httpd("event")
+    h.stop()
+    h.extra = VHOST_CONF % {"port": h.port, "docroot": h.docroot}
+    h.start()
+    t = exporter(httpdtrace)
+    for host in ("test.local", "other.local", "other.local"):
+        assert curl(h, "/static.html", host=host) == "200"
+    assert curl(h, "/static.html", "-I") == "200"
+    h.wait_access_lines(4)
+    text = metrics(t.port)
+    promtool_ok(text)
+    counts = samples(text, DUR + "_count")
+    assert counts == {
+        '{http_request_method="GET",http_response_status_code="200",'
+        'network_protocol_version="1.1",server_address="test.local"}': 1,
+        '{http_request_method="GET",http_response_status_code="200",'
+        'network_protocol_version="1.1",server_address="other.local"}': 2,
+        '{http_request_method="HEAD",http_response_status_code="200",'
+        'network_protocol_version="1.1",server_address="test.local"}': 1,
+    }, text
+
+
+def test_http2_is_protocol_2(httpdtrace, make_httpd):
+    h = make_httpd("event")
+    t = exporter(httpdtrace)
+    assert curl(h, "/static.html", "--http2-prior-knowledge") == "200"
+    h.wait_access_lines(1)
+    counts = samples(metrics(t.port), DUR + "_count")
+    assert list(counts.values()) == [1] and 'network_protocol_version="2"' in list(counts)[0]
+
+
+def test_active_requests_while_one_is_in_flight(httpdtrace, make_httpd):
+    h = make_httpd("event")
+    with open(os.path.join(h.docroot, "slow.lua"), "w") as f:
+        f.write("function handle(r)\n  os.execute('sleep 3')\n  r:puts('x')\n"
+                "  return apache2.OK\nend\n")
+    os.chmod(os.path.join(h.docroot, "slow.lua"), 0o644)
+    t = exporter(httpdtrace)
+    client = threading.Thread(target=curl, args=(h, "/slow.lua"))
+    client.start()
+    deadline = time.monotonic() + 30
+    while True:
+        text = metrics(t.port)
+        if samples(text, "http_server_active_requests") == {"": 1}:
+            break
+        assert time.monotonic() < deadline, text
+        time.sleep(0.05)
+    age = samples(text, "httpd_oldest_request_age_seconds")[""]
+    assert 0 < age < 3.5
+    client.join()
+    h.wait_access_lines(1)
+    text = metrics(t.port)
+    assert samples(text, "http_server_active_requests") == {"": 0}
+    assert samples(text, "httpd_oldest_request_age_seconds") == {"": 0}
+
+
+def test_series_cap_folds_into_other(httpdtrace, make_httpd):
+    """--max-series 2: the first two label sets are kept, the requests of any
+    further one go to the _other series and are counted as folded; the
+    total stays exact."""
+    h = make_httpd("event")
+    t = exporter(httpdtrace, "--max-series", "2")
+    assert curl(h, "/static.html") == "200"
+    assert curl(h, "/missing") == "404"
+    h.wait_access_lines(2)
+    for code, path, args in (("501", "/static.html", ["-X", "FOO"]),
+                             ("200", "/static.html", ["-I"]),
+                             ("200", "/static.html", ["-I"])):
+        assert curl(h, path, *args) == code
+    h.wait_access_lines(5)
+    text = metrics(t.port)
+    promtool_ok(text)
+    counts = samples(text, DUR + "_count")
+    assert len(counts) == 3 and sum(counts.values()) == 5, text
+    other = [v for k, v in counts.items() if 'server_address="_other"' in k]
+    assert other == [3]
+    assert samples(text, "httpdtrace_exporter_requests_folded_total") == {"": 3}
+    assert samples(text, "httpdtrace_exporter_max_series") == {"": 2}
+
+
+def test_counters_survive_a_graceful_restart(httpdtrace, make_httpd):
+    h = make_httpd("prefork")
+    t = exporter(httpdtrace)
+    for _ in range(3):
+        assert curl(h, "/static.html") == "200"
+    h.wait_access_lines(3)
+    old = set(h.children())
+    h.graceful()
+    deadline = time.monotonic() + 30
+    while set(h.children()) & old or not h.children():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    for _ in range(2):
+        assert curl(h, "/static.html") == "200"
+    h.wait_access_lines(5)
+    counts = samples(metrics(t.port), DUR + "_count")
+    assert sum(v for k, v in counts.items() if '"200"' in k) == 5
+
+
+def test_module_loaded_after_the_exporter_started(httpdtrace, make_httpd, tracing):
+    port = free_port()
+    t = httpdtrace("exporter", "-m", MODULE, "--listen", "127.0.0.1:%d" % port)
+    assert "no running process has %s mapped" % MODULE in "".join(t.err), t.err
+    h = make_httpd("worker")
+    assert curl(h, "/static.html") == "200"
+    h.wait_access_lines(1)
+    assert sum(samples(metrics(port), DUR + "_count").values()) == 1
+
+
+def test_two_exporters_count_the_same(httpdtrace, make_httpd):
+    h = make_httpd("event")
+    a, b = exporter(httpdtrace), exporter(httpdtrace)
+    for _ in range(4):
+        assert curl(h, "/static.html") == "200"
+    h.wait_access_lines(4)
+    assert samples(metrics(a.port), DUR + "_count") == samples(metrics(b.port), DUR + "_count")
+    assert sum(samples(metrics(a.port), DUR + "_count").values()) == 4
+
+
+def test_ipv6_listen(httpdtrace, make_httpd):
+    h = make_httpd("event")
+    port = free_port()
+    t = httpdtrace("exporter", "-m", MODULE, "--listen", "[::1]:%d" % port)
+    with urllib.request.urlopen("http://[::1]:%d/metrics" % port, timeout=10) as r:
+        assert r.status == 200
+        assert r.headers["Content-Type"].startswith("text/plain; version=0.0.4")
+    assert t.proc.poll() is None
+
+
+def test_the_endpoint(httpdtrace, make_httpd):
+    """/ says what it is and links /metrics; other paths 404; other methods
+    405 with Allow; headers too big are refused; the exporter goes on."""
+    h = make_httpd("event")
+    t = exporter(httpdtrace)
+    page = metrics(t.port, "/")
+    assert "httpdtrace exporter" in page and 'href="/metrics"' in page
+    for path, code in (("/nope", 404), ("/metrics/x", 404)):
+        with pytest.raises(urllib.error.HTTPError) as e:
+            metrics(t.port, path)
+        assert e.value.code == code
+    r = subprocess.run(["curl", "-s", "-i", "-X", "POST", "http://127.0.0.1:%d/metrics" % t.port],
+                       capture_output=True, text=True).stdout
+    assert r.startswith("HTTP/1.1 405") and "Allow: GET, HEAD" in r, r
+    s = socket.create_connection(("127.0.0.1", t.port))
+    s.sendall(b"GET /metrics HTTP/1.1\r\nHost: x\r\nX-Big: " + b"a" * 100000 + b"\r\n\r\n")
+    reply = s.recv(100)
+    s.close()
+    assert not reply or reply.startswith(b"HTTP/1.1 4"), reply
+    assert curl(h, "/static.html") == "200"
+    h.wait_access_lines(1)
+    assert sum(samples(metrics(t.port), DUR + "_count").values()) == 1
+
+
+def test_bad_listen_address(tracing):
+    r = subprocess.run([TOOL, "exporter", "-m", MODULE, "--listen", "nowhere"],
+                       capture_output=True, text=True)
+    assert r.returncode == 2
+    assert "invalid listen address 'nowhere'" in r.stderr.splitlines()[0]
+
+
+def test_taken_port(tracing):
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    s.listen(1)
+    port = s.getsockname()[1]
+    r = subprocess.run([TOOL, "exporter", "-m", MODULE, "--listen", "127.0.0.1:%d" % port],
+                       capture_output=True, text=True, timeout=60)
+    s.close()
+    assert r.returncode == 1
+    assert r.stderr.splitlines()[-1] == ("httpdtrace: cannot listen on 127.0.0.1:%d: Address "
+                                         "already in use (give another port with --listen)"
+                                         % port), r.stderr
