@@ -48,6 +48,9 @@ def test_files_land_where_apxs_and_prefix_say(destdir):
         PREFIX + "/lib/dtrace/httpd.d",
         PREFIX + "/share/doc/mod_dtprovider/README.md",
         PREFIX + "/share/doc/mod_dtprovider/probes.md",
+        PREFIX + "/share/doc/mod_dtprovider/prometheus/prometheus.yml",
+        PREFIX + "/share/doc/mod_dtprovider/prometheus/rules.yml",
+        PREFIX + "/lib/systemd/system/httpdtrace-exporter.service",
     }
     want |= {share + "/bpftrace/" + f for f in os.listdir(os.path.join(REPO, "scripts", "bpftrace"))}
     want |= {share + "/dtrace/" + f for f in os.listdir(os.path.join(REPO, "scripts", "dtrace"))}
@@ -114,3 +117,38 @@ def test_uninstall_removes_every_installed_file(tmp_path):
     r = subprocess.run(["make", "-C", REPO, "uninstall"] + args, capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert installed(d) == set()
+
+
+def test_exporter_unit_passes_systemd_analyze_verify(destdir, tmp_path):
+    """The installed unit runs the installed httpdtrace on the installed
+    module, as a user of its own with CAP_BPF and CAP_PERFMON, and systemd
+    accepts it. verify wants ExecStart's binary and the man page to exist:
+    the staged copy is checked with ExecStart pointed into DESTDIR and
+    MANPATH at the staged man pages, nothing else changed."""
+    if not shutil.which("systemd-analyze"):
+        pytest.skip("systemd-analyze is not installed")
+    unit = destdir + PREFIX + "/lib/systemd/system/httpdtrace-exporter.service"
+    with open(unit) as f:
+        text = f.read()
+    module = apxs("LIBEXECDIR") + "/mod_dtprovider.so"
+    assert ("ExecStart=%s/sbin/httpdtrace exporter -m %s --listen 127.0.0.1:9718\n"
+            % (PREFIX, module)) in text
+    assert "DynamicUser=yes\n" in text
+    assert "AmbientCapabilities=CAP_BPF CAP_PERFMON CAP_SYS_PTRACE\n" in text
+    staged = tmp_path / "httpdtrace-exporter.service"
+    staged.write_text(text.replace("ExecStart=" + PREFIX, "ExecStart=" + destdir + PREFIX))
+    r = subprocess.run(["systemd-analyze", "verify", str(staged)], capture_output=True,
+                       text=True, env=dict(os.environ, MANPATH=destdir + PREFIX + "/share/man"))
+    assert r.returncode == 0 and not r.stdout + r.stderr, r.stdout + r.stderr
+
+
+def test_prometheus_examples_pass_promtool(destdir):
+    docs = destdir + PREFIX + "/share/doc/mod_dtprovider/prometheus"
+    if not shutil.which("promtool"):
+        pytest.fail("promtool is not installed (make check-deps)")
+    r = subprocess.run(["promtool", "check", "rules", docs + "/rules.yml"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0 and "SUCCESS: 5 rules found" in r.stdout, r.stdout + r.stderr
+    r = subprocess.run(["promtool", "check", "config", docs + "/prometheus.yml"],
+                       capture_output=True, text=True)
+    assert r.returncode == 0, r.stdout + r.stderr
