@@ -24,8 +24,9 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.request
 
-from harness.httpd import MODULE, Httpd
+from harness.httpd import MODULE, Httpd, free_port
 from harness.httpdtrace import READY, TOOL
 from harness.tracer import interrupt
 
@@ -239,6 +240,32 @@ def show_top(h):
         fail("httpdtrace top failed (exit %d)" % proc.returncode)
 
 
+def show_exporter():
+    """httpdtrace exporter: one scrape of /metrics after some traffic, the
+    request counts and the connection figures of it."""
+    port = free_port()
+    argv = [TOOL, "exporter", "-m", MODULE, "--listen", "127.0.0.1:%d" % port]
+    say("\n== httpdtrace exporter: Prometheus metrics, counted in the kernel: %s"
+        % " ".join(os.path.relpath(a, REPO) if a.startswith(REPO) else a for a in argv))
+    viewer = Viewer(argv)
+    viewer.start()
+    try:
+        send(len(TRAFFIC) * 2, 0)
+        time.sleep(1.0)     # the event MPM may log after responding
+        with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % port, timeout=10) as r:
+            text = r.read().decode()
+        say("$ curl -s http://127.0.0.1:%d/metrics  (the _count lines, connections)" % port)
+        for line in text.splitlines():
+            if line.startswith(("http_server_request_duration_seconds_count",
+                                "http_server_active_requests", "httpd_connections_opened",
+                                "httpd_connections_open ")):
+                say(line)
+    finally:
+        viewer.stop()
+    if viewer.proc.returncode != 0:
+        fail("httpdtrace exporter failed:\n%s" % "".join(viewer.err))
+
+
 def on_signal(signum, frame):
     say("\nmake demo: %s; stopping what it started" % signal.Signals(signum).name)
     raise SystemExit(128 + signum)
@@ -275,8 +302,10 @@ def main():
             if viewer.proc.returncode != 0:
                 fail("%s failed:\n%s" % (argv[0], "".join(viewer.err)))
         viewer = None
+        show_exporter()
         show_top(h)
-        say("\n== done: %d requests traced; stopping Apache" % sum(v[2] for v in VIEWERS))
+        say("\n== done: %d requests traced; stopping Apache"
+            % (sum(v[2] for v in VIEWERS) + len(TRAFFIC) * 2))
     except RuntimeError as e:
         fail(str(e))
     finally:

@@ -31,7 +31,16 @@ def test_demo(tracing):
     assert lines[i + 1].startswith("httpdtrace top - up ")
     assert re.match(r"^requests \d+: 1xx 0, 2xx \d+, 3xx \d+, 4xx \d+", lines[i + 2])
     assert re.search(r"^ +\d+ .* /static\.html$", out.stdout, re.M)
-    assert lines[-1] == "== done: 312 requests traced; stopping Apache"
+    # one scrape of the exporter after the traffic twice over
+    counts = {}
+    for l in lines:
+        m = re.match(r'^http_server_request_duration_seconds_count\{.*'
+                     r'http_response_status_code="(\d+)".*\} (\d+)$', l)
+        if m:
+            counts[m.group(1)] = counts.get(m.group(1), 0) + int(m.group(2))
+    assert counts == {"200": 8, "404": 2, "301": 2}, out.stdout
+    assert "httpd_connections_opened_total 12" in lines
+    assert lines[-1] == "== done: 324 requests traced; stopping Apache"
     conf = os.path.join(REPO, "build", "demo", "httpd.conf")
     assert not [pid for pid in os.listdir("/proc") if pid.isdigit() and running(pid, conf)]
 
