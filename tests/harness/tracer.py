@@ -211,11 +211,15 @@ class Bpftrace:
         attaches; the semaphores cannot tell either (the kernel raises one
         once per site, however many tracers share it); the kernel's list of
         perf-event attachments can: bpftool perf shows one uprobe per site
-        per tracer process. bpftrace runs BEGIN once everything is attached:
-        a program whose BEGIN prints (a header, or what it sets up for the
-        probes) is ready when that line is out, not before."""
+        and attach point per tracer process. bpftrace runs BEGIN once
+        everything is attached: a program whose BEGIN prints (a header, or
+        what it sets up for the probes) is ready when that line is out, not
+        before."""
         program = self.program()
-        names = set(re.findall(r":httpd:(\w+)", program))
+        # One uprobe per site for each attach point that names the probe
+        # (bpftrace attaches every block on its own), comments aside.
+        code = re.sub(r"/\*.*?\*/|(?:^|(?<=\s))//[^\n]*", "", program, flags=re.S | re.M)
+        names = re.findall(r":httpd:(\w+)", code)
         begin = re.search(r"^BEGIN\s*\{(.*?)^\}", program, re.M | re.S) or \
             re.search(r"BEGIN\s*\{([^}]*)\}", program)
         begin_prints = bool(begin and "printf" in begin.group(1))
