@@ -49,6 +49,10 @@ struct {
 	__type(value, __u64);
 } open_conns SEC(".maps");
 
+/* --routes, set before load (exporter.c). */
+const volatile __u32 nroutes = 0;
+const volatile struct exp_route routes[EXP_MAX_ROUTES] = {};
+
 static const struct exp_req_val zero_val;
 static const __u64 dur_bounds[EXP_DUR_BUCKETS] = EXP_DUR_BOUNDS_US;
 static const __u64 size_bounds[EXP_SIZE_BUCKETS] = EXP_SIZE_BOUNDS;
@@ -106,6 +110,32 @@ static __always_inline __u8 protocol_index(const char *p)
 	return 0;
 }
 
+struct route_match {
+	char uri[EXP_ROUTE_LEN + 1];   /* the uri's first bytes, NUL-terminated */
+	__u8 route;
+};
+
+/* bpf_loop callback: does route i match? (1 stops the loop) */
+static long route_try(__u32 i, struct route_match *m)
+{
+	const volatile struct exp_route *r;
+	__u32 len;
+
+	if (i >= EXP_MAX_ROUTES)
+		return 1;
+	r = &routes[i];
+	len = r->len;
+	if (len >= EXP_ROUTE_LEN)
+		return 0;
+	for (__u32 j = 0; j < len && j < EXP_ROUTE_LEN; j++)
+		if (m->uri[j] != r->path[j])
+			return 0;
+	if (!r->prefix && m->uri[len])
+		return 0;
+	m->route = i + 1;
+	return 1;
+}
+
 SEC("usdt")
 int BPF_USDT(request__start, __u64 id, __u64 conn_id, const char *method, const char *uri,
 	     const char *client_ip, const char *vhost)
@@ -140,6 +170,13 @@ int BPF_USDT(request__done, __u64 id, int status, __u64 latency_us, const char *
 	TRACE_STR(buf, info.protocol);
 	k.protocol = protocol_index(buf);
 	TRACE_STR(k.vhost, info.vhost);
+	if (nroutes) {
+		struct route_match m = {};
+
+		TRACE_STR(m.uri, uri);
+		bpf_loop(nroutes, route_try, &m, 0);
+		k.route = m.route;
+	}
 
 	v = bpf_map_lookup_elem(&reqs, &k);
 	if (!v) {

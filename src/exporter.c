@@ -10,11 +10,14 @@
  * Cardinality is bounded in the kernel: at most --max-series request label
  * sets (status, method, protocol, vhost); the requests of any further set
  * go to one series whose labels read _other, and are counted in
- * httpdtrace_exporter_requests_folded_total. No label carries a uri.
+ * httpdtrace_exporter_requests_folded_total. No label carries a uri: with
+ * --routes, http_route is one of the file's patterns (matched in BPF), or
+ * _other.
  */
 #include <argp.h>
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -37,19 +40,24 @@
 static struct env {
 	const char *listen;
 	unsigned long long max_series;
+	const char *routes_file;
+	struct exp_route routes[EXP_MAX_ROUTES];
+	char route_names[EXP_MAX_ROUTES][EXP_ROUTE_LEN + 1]; /* as written */
+	unsigned int nroutes;
 } env = { .listen = DEFAULT_LISTEN, .max_series = EXP_MAX_SERIES };
 
 const char exporter_doc[] =
 	"Serve Apache's request and connection metrics to Prometheus (GET /metrics),\n"
 	"aggregated in the kernel from mod_dtprovider's probes.\n"
 	"\n"
-	"USAGE: httpdtrace exporter [--listen ADDR:PORT] [--max-series N] [-m PATH]\n"
-	"                           [-p PID] [-v]\n"
+	"USAGE: httpdtrace exporter [--listen ADDR:PORT] [--max-series N]\n"
+	"                           [--routes FILE] [-m PATH] [-p PID] [-v]\n"
 	"\n"
 	"EXAMPLES:\n"
 	"    httpdtrace exporter                       # http://127.0.0.1:9718/metrics\n"
 	"    httpdtrace exporter --listen [::1]:9718   # IPv6 loopback\n"
 	"    httpdtrace exporter --max-series 5000     # more label sets\n"
+	"    httpdtrace exporter --routes routes.txt   # http_route from its patterns\n"
 	"\n"
 	"Metrics: http_server_request_duration_seconds, http_server_response_body_size_bytes\n"
 	"and http_server_request_body_size_bytes (histograms by method, status, protocol\n"
@@ -57,13 +65,16 @@ const char exporter_doc[] =
 	"httpd_connections_* and httpd_connection_* (connections), httpd_info, and the\n"
 	"exporter's own httpdtrace_exporter_*. See exporter in httpdtrace(8).";
 
-enum { OPT_LISTEN = 0x100, OPT_MAX_SERIES };
+enum { OPT_LISTEN = 0x100, OPT_MAX_SERIES, OPT_ROUTES };
 
 static const struct argp_option opts[] = {
 	{ "listen", OPT_LISTEN, "ADDR:PORT", 0,
 	  "Where to serve (default " DEFAULT_LISTEN "; IPv6 as [::1]:9718)", 0 },
 	{ "max-series", OPT_MAX_SERIES, "N", 0,
 	  "At most N request label sets; more fold into one _other series (default 1000)", 0 },
+	{ "routes", OPT_ROUTES, "FILE", 0,
+	  "An http_route label from FILE's patterns, one a line: /login, /api/users/* "
+	  "(the first that matches; none: _other)", 0 },
 	{ 0 },
 };
 
@@ -117,9 +128,75 @@ static int parse_listen(const char *s)
 	return 0;
 }
 
+/* Read the routes file into env; a one-line error (FILE:LINE: what) in
+ * `why` and -1 when a line is not a route. Blank lines and # comments are
+ * skipped. */
+static int read_routes(const char *path, char *why, size_t len)
+{
+	char line[512];
+	unsigned int n = 0;
+	FILE *f = fopen(path, "r");
+
+	if (!f) {
+		snprintf(why, len, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	while (fgets(line, sizeof(line), f)) {
+		struct exp_route *r = &env.routes[env.nroutes];
+		char *p = line, *end;
+		size_t l;
+
+		n++;
+		line[strcspn(line, "\r\n")] = '\0';
+		while (*p == ' ' || *p == '\t')
+			p++;
+		end = p + strlen(p);
+		while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+			*--end = '\0';
+		if (!*p || *p == '#')
+			continue;
+		l = strlen(p);
+		if (*p != '/' || strchr(p, '*') != (p[l - 1] == '*' ? p + l - 1 : NULL) ||
+		    strchr(p, '"') || strchr(p, '\\')) {
+			snprintf(why, len, "%s:%u: '%s' is not a route: give a path that begins with "
+				 "/, or such a path ending in * (a prefix)", path, n, p);
+			break;
+		}
+		if (l - (p[l - 1] == '*') >= EXP_ROUTE_LEN) {
+			snprintf(why, len, "%s:%u: route longer than %d bytes", path, n,
+				 EXP_ROUTE_LEN - 1);
+			break;
+		}
+		if (env.nroutes == EXP_MAX_ROUTES) {
+			snprintf(why, len, "%s:%u: more than %d routes", path, n, EXP_MAX_ROUTES);
+			break;
+		}
+		r->prefix = p[l - 1] == '*';
+		r->len = (__u32)(l - r->prefix);
+		memcpy(r->path, p, r->len);
+		snprintf(env.route_names[env.nroutes], sizeof(env.route_names[0]), "%s", p);
+		env.nroutes++;
+	}
+	fclose(f);
+	if (why[0])
+		return -1;
+	if (!env.nroutes) {
+		snprintf(why, len, "%s: no routes in it", path);
+		return -1;
+	}
+	return 0;
+}
+
 static error_t parse_arg(int key, char *arg, struct argp_state *state)
 {
+	char why[PATH_MAX + 128] = "";
+
 	switch (key) {
+	case OPT_ROUTES:
+		env.routes_file = arg;
+		if (read_routes(arg, why, sizeof(why)))
+			argp_error(state, "%s", why);
+		break;
 	case OPT_LISTEN:
 		if (parse_listen(arg))
 			argp_error(state, "invalid listen address '%s': give ADDR:PORT, as in "
@@ -312,18 +389,27 @@ static void series_labels(char *buf, size_t len, const struct series *s)
 {
 	struct out o = { 0 };
 
+	const char *route = s->key.route && s->key.route <= env.nroutes ?
+				    env.route_names[s->key.route - 1] : "_other";
+	int n;
+
 	if (s->other) {
-		snprintf(buf, len, "http_request_method=\"_OTHER\",http_response_status_code=\"_other\","
-			 "network_protocol_version=\"_other\",server_address=\"_other\"");
-		return;
+		n = snprintf(buf, len, "http_request_method=\"_OTHER\",http_response_status_code="
+			     "\"_other\",network_protocol_version=\"_other\",server_address=\"_other\"");
+	} else {
+		out_label(&o, s->key.vhost, sizeof(s->key.vhost));
+		n = snprintf(buf, len, "http_request_method=\"%s\",http_response_status_code=\"%u\","
+			     "network_protocol_version=\"%s\",server_address=\"%s\"",
+			     method_names[s->key.method < EXP_METHODS ? s->key.method : 0],
+			     s->key.status,
+			     protocol_names[s->key.protocol < EXP_PROTOCOLS ? s->key.protocol : 0],
+			     o.buf ? o.buf : "");
+		free(o.buf);
 	}
-	out_label(&o, s->key.vhost, sizeof(s->key.vhost));
-	snprintf(buf, len, "http_request_method=\"%s\",http_response_status_code=\"%u\","
-		 "network_protocol_version=\"%s\",server_address=\"%s\"",
-		 method_names[s->key.method < EXP_METHODS ? s->key.method : 0], s->key.status,
-		 protocol_names[s->key.protocol < EXP_PROTOCOLS ? s->key.protocol : 0],
-		 o.buf ? o.buf : "");
-	free(o.buf);
+	/* routes are checked to need no escaping (read_routes) */
+	if (env.nroutes && n > 0 && (size_t)n < len)
+		snprintf(buf + n, len - (size_t)n, ",http_route=\"%s\"",
+			 s->other ? "_other" : route);
 }
 
 static void out_requests(struct out *o, struct series *s, int n)
@@ -345,7 +431,7 @@ static void out_requests(struct out *o, struct series *s, int n)
 		  offsetof(struct exp_req_val, request_bytes),
 		  offsetof(struct exp_req_val, request), size_bounds, EXP_SIZE_BUCKETS, 1 },
 	};
-	char labels[512];
+	char labels[1024];
 
 	for (size_t h = 0; h < sizeof(hists) / sizeof(hists[0]); h++) {
 		out_head(o, hists[h].name, "histogram", hists[h].help);
@@ -610,6 +696,8 @@ int exporter_main(int argc, char **argv)
 		trace_err("cannot open the BPF program: %s", strerror(-err));
 		goto cleanup;
 	}
+	skel->rodata->nroutes = env.nroutes;
+	memcpy((void *)skel->rodata->routes, env.routes, sizeof(env.routes));
 	err = bpf_map__set_max_entries(skel->maps.reqs, (__u32)env.max_series);
 	if (err) {
 		trace_err("cannot size the series map: %s", strerror(-err));

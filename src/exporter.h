@@ -42,12 +42,28 @@
 #define EXP_PROTOCOLS 4
 #define EXP_PROTOCOL_NAMES { "_OTHER", "1.0", "1.1", "2" }
 
+/* --routes: at most EXP_MAX_ROUTES patterns, each a path ("/login": that
+ * path only) or a prefix ending in a star ("/api/users/" then '*': every
+ * path that begins with /api/users/), of at most EXP_ROUTE_LEN - 1 bytes
+ * before the star. The first that matches the request's uri is its
+ * http_route. */
+#define EXP_MAX_ROUTES 64
+#define EXP_ROUTE_LEN 64
+
+struct exp_route {
+	char path[EXP_ROUTE_LEN];  /* the bytes to compare, NUL-padded */
+	__u32 len;                 /* how many */
+	__u32 prefix;              /* 1: a '*' pattern, the uri may go on */
+};
+
 /* One label set of the request metrics. A series over --max-series is
  * folded into the overflow series (req_other), whose labels read _other. */
 struct exp_req_key {
 	__u16 status;           /* http.response.status_code */
 	__u8 method;            /* index in EXP_METHOD_NAMES */
 	__u8 protocol;          /* index in EXP_PROTOCOL_NAMES */
+	__u8 route;             /* --routes: 1 + the route's index; 0: none matched */
+	__u8 pad[3];
 	char vhost[STR_NAME];   /* server.address: the vhost's ServerName */
 };
 

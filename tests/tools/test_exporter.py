@@ -302,3 +302,43 @@ def test_taken_port(tracing):
     assert r.stderr.splitlines()[-1] == ("httpdtrace: cannot listen on 127.0.0.1:%d: Address "
                                          "already in use (give another port with --listen)"
                                          % port), r.stderr
+
+
+def test_routes_file_gives_http_route(httpdtrace, make_httpd, tmp_path):
+    """--routes: the first pattern that matches the uri is the request's
+    http_route (an exact path, or a prefix ending in *); a uri that none
+    matches is _other; no uri ever becomes a label of its own."""
+    routes = tmp_path / "routes.txt"
+    routes.write_text("# the test's routes\n/static.html\n\n  /dir/*  \n/never/*\n/\n")
+    h = make_httpd("event")
+    t = exporter(httpdtrace, "--routes", str(routes))
+    for path, code in (("/static.html", "200"), ("/static.html", "200"),
+                       ("/static.html?x=1", "200"), ("/dir/", "200"),
+                       ("/dir/index.html", "200"), ("/missing", "404"),
+                       ("/static.htmlx", "404"), ("/", "200")):
+        assert curl(h, path) == code, path
+    h.wait_access_lines(8)
+    text = metrics(t.port)
+    promtool_ok(text)
+    by_route = {}
+    for labels, v in samples(text, DUR + "_count").items():
+        route = re.search(r'http_route="([^"]*)"', labels).group(1)
+        by_route[route] = by_route.get(route, 0) + v
+    assert by_route == {"/static.html": 3, "/dir/*": 2, "_other": 2, "/": 1}, text
+
+
+@pytest.mark.parametrize("text,why", [
+    ("api/users\n", "routes.txt:1: 'api/users' is not a route"),
+    ("/ok\n/a/*/b\n", "routes.txt:2: '/a/*/b' is not a route"),
+    ("/" + "x" * 70 + "\n", "routes.txt:1: route longer than 63 bytes"),
+    ("# nothing\n\n", "routes.txt: no routes in it"),
+    ("".join("/r%d\n" % i for i in range(65)), "routes.txt:65: more than 64 routes"),
+])
+def test_bad_routes_file(tracing, tmp_path, text, why):
+    routes = tmp_path / "routes.txt"
+    routes.write_text(text)
+    r = subprocess.run([TOOL, "exporter", "-m", MODULE, "--routes", str(routes)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 2
+    first = r.stderr.splitlines()[0]
+    assert first.startswith("httpdtrace exporter: ") and why in first, r.stderr
