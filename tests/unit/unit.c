@@ -11,6 +11,7 @@ int main(void)
 	test_fmt();
 	test_filter();
 	test_options();
+	test_exposition();
 	test_top_table();
 	test_top_view();
 	test_top_report();

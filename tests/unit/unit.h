@@ -51,6 +51,7 @@ void test_hist(void);
 void test_fmt(void);
 void test_filter(void);
 void test_options(void);
+void test_exposition(void);
 void test_top_table(void);
 void test_top_view(void);
 void test_top_report(void);

@@ -1,0 +1,23 @@
+/*
+ * exporter_metrics.h - one scrape of `httpdtrace exporter` (exporter_metrics.c).
+ */
+#ifndef EXPORTER_METRICS_H
+#define EXPORTER_METRICS_H
+
+#include <stddef.h>
+#include "exporter.h"
+
+struct exporter_bpf;
+
+struct exporter_config {
+	const char *module;             /* the module traced (httpd_info) */
+	unsigned long long max_series;  /* --max-series */
+	unsigned int nroutes;           /* --routes: the patterns as written */
+	const char (*route_names)[EXP_ROUTE_LEN + 1];
+};
+
+/* Every metric, read from the maps now, in the text format (version 0.0.4):
+ * malloc'd, *len bytes; NULL (said on stderr) on failure. */
+char *exporter_metrics(struct exporter_bpf *skel, const struct exporter_config *c, size_t *len);
+
+#endif /* EXPORTER_METRICS_H */
