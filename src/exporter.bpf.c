@@ -64,16 +64,21 @@ static const char method_names[EXP_METHODS][8] = {
 	"", "CONNECT", "DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT", "TRACE",
 };
 
-/* Add 1 to the first bucket whose bound is >= v (none: only the +Inf,
- * which is the count). */
+/* The first bucket whose bound is >= v; n (the +Inf bucket, which is the
+ * count) if none. */
+static __always_inline __u32 bucket_of(const __u64 *bounds, __u32 n, __u64 v)
+{
+	for (__u32 i = 0; i < n; i++)
+		if (v <= bounds[i])
+			return i;
+	return n;
+}
+
 #define BUCKET_ADD(buckets, bounds, n, v)                                      \
 	do {                                                                   \
-		for (int i_ = 0; i_ < (n); i_++) {                             \
-			if ((v) <= (bounds)[i_]) {                             \
-				__sync_fetch_and_add(&(buckets)[i_], 1);       \
-				break;                                         \
-			}                                                      \
-		}                                                              \
+		__u32 b_ = bucket_of((bounds), (n), (v));                      \
+		if (b_ < (n))                                                  \
+			__sync_fetch_and_add(&(buckets)[b_], 1);               \
 	} while (0)
 
 static __always_inline __u8 method_index(const char *m)
@@ -156,7 +161,7 @@ int BPF_USDT(request__done, __u64 id, int status, __u64 latency_us, const char *
 	struct exp_req_val *v;
 	struct exp_totals *t;
 	char buf[16] = {};
-	__u32 zero = 0;
+	__u32 zero = 0, b;
 
 	if (!trace_pid_match())
 		return 0;
@@ -193,7 +198,14 @@ int BPF_USDT(request__done, __u64 id, int status, __u64 latency_us, const char *
 	}
 	__sync_fetch_and_add(&v->count, 1);
 	__sync_fetch_and_add(&v->duration_us, latency_us);
-	BUCKET_ADD(v->duration, dur_bounds, EXP_DUR_BUCKETS, latency_us);
+	b = bucket_of(dur_bounds, EXP_DUR_BUCKETS, latency_us);
+	if (b < EXP_DUR_BUCKETS)
+		__sync_fetch_and_add(&v->duration[b], 1);
+	if (b <= EXP_DUR_BUCKETS) { /* this CPU's copy: user space takes the newest */
+		v->exemplar[b].id = id;
+		v->exemplar[b].latency_us = latency_us;
+		v->exemplar[b].ts_ns = bpf_ktime_get_ns();
+	}
 	__sync_fetch_and_add(&v->response_bytes, info.bytes_out);
 	BUCKET_ADD(v->response, size_bounds, EXP_SIZE_BUCKETS, info.bytes_out);
 	__sync_fetch_and_add(&v->request_bytes, info.bytes_in);

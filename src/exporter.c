@@ -249,6 +249,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 {
 	static const char text[] = "text/plain; charset=utf-8";
 	static int first;
+	const char *accept;
+	bool openmetrics;
 	char *body;
 	size_t len;
 
@@ -272,12 +274,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (strcmp(url, "/metrics"))
 		return reply(c, MHD_HTTP_NOT_FOUND, text, "not found: see /metrics\n", 24,
 			     MHD_RESPMEM_PERSISTENT);
-	body = exporter_metrics(skel, &config, &len);
+	accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+	openmetrics = accept && strstr(accept, "application/openmetrics-text");
+	body = exporter_metrics(skel, &config, openmetrics, &len);
 	if (!body)
 		return reply(c, MHD_HTTP_INTERNAL_SERVER_ERROR, text, "cannot read the maps\n", 21,
 			     MHD_RESPMEM_PERSISTENT);
-	return reply(c, MHD_HTTP_OK, "text/plain; version=0.0.4; charset=utf-8", body, len,
-		     MHD_RESPMEM_MUST_FREE);
+	return reply(c, MHD_HTTP_OK, openmetrics ?
+		     "application/openmetrics-text; version=1.0.0; charset=utf-8" :
+		     "text/plain; version=0.0.4; charset=utf-8", body, len, MHD_RESPMEM_MUST_FREE);
 }
 
 /* The listening socket, made here so a taken port or a missing address is

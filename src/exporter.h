@@ -67,11 +67,20 @@ struct exp_req_key {
 	char vhost[STR_NAME];   /* server.address: the vhost's ServerName */
 };
 
+/* The latest request that fell in a duration bucket (OpenMetrics exemplar):
+ * its id, latency and when (bpf_ktime_get_ns; 0: none yet). */
+struct exp_exemplar {
+	__u64 id;
+	__u64 latency_us;
+	__u64 ts_ns;
+};
+
 /* Per bucket counts (not cumulative: user space sums them up). */
 struct exp_req_val {
 	__u64 count;                          /* requests */
 	__u64 duration_us;                    /* their summed latency */
 	__u64 duration[EXP_DUR_BUCKETS];
+	struct exp_exemplar exemplar[EXP_DUR_BUCKETS + 1]; /* the last: +Inf */
 	__u64 response_bytes;                 /* summed response bodies */
 	__u64 response[EXP_SIZE_BUCKETS];
 	__u64 request_bytes;                  /* summed request bodies */

@@ -39,13 +39,20 @@ static struct exporter_bpf *skel;
 static const struct exporter_config *cfg;
 static int ncpus;
 
+/* Add one CPU's counters to sum; of the exemplars, keep the newest. */
 static void val_add(struct exp_req_val *sum, const struct exp_req_val *v)
 {
-	const __u64 *src = (const __u64 *)v;
-	__u64 *dst = (__u64 *)sum;
+	const size_t ex = offsetof(struct exp_req_val, exemplar);
+	const size_t ex_end = ex + sizeof(v->exemplar);
+	const char *src = (const char *)v;
+	char *dst = (char *)sum;
 
-	for (size_t i = 0; i < sizeof(*v) / sizeof(__u64); i++)
-		dst[i] += src[i];
+	for (size_t off = 0; off < sizeof(*v); off += sizeof(__u64))
+		if (off < ex || off >= ex_end)
+			*(__u64 *)(dst + off) += *(const __u64 *)(src + off);
+	for (int b = 0; b <= EXP_DUR_BUCKETS; b++)
+		if (v->exemplar[b].ts_ns > sum->exemplar[b].ts_ns)
+			sum->exemplar[b] = v->exemplar[b];
 }
 
 /* Every label set of `reqs`, and the overflow one if it counted anything.
@@ -149,11 +156,18 @@ static void write_requests(struct expo *o, struct series *s, int n)
 		expo_head(o, hists[h].name, "histogram", hists[h].help);
 		for (int i = 0; i < n; i++) {
 			const char *v = (const char *)&s[i].val;
+			struct expo_exemplar ex[EXP_DUR_BUCKETS + 1];
 
+			/* exemplars on the duration buckets: the latest request in each */
+			for (int b = 0; b <= EXP_DUR_BUCKETS; b++) {
+				ex[b].request_id = s[i].val.exemplar[b].id;
+				ex[b].value = (double)s[i].val.exemplar[b].latency_us / 1e6;
+			}
 			series_labels(labels, sizeof(labels), &s[i]);
 			expo_hist(o, hists[h].name, labels, hists[h].bounds,
-				 (const unsigned long long *)(v + hists[h].buckets), hists[h].nb, hists[h].div,
-				 *(const __u64 *)(v + hists[h].sum), s[i].val.count);
+				  (const unsigned long long *)(v + hists[h].buckets), hists[h].nb,
+				  hists[h].div, *(const __u64 *)(v + hists[h].sum), s[i].val.count,
+				  h == 0 ? ex : NULL);
 		}
 	}
 }
@@ -204,28 +218,30 @@ static void write_connections(struct expo *o, const struct exp_totals *x)
 	unsigned long long closed = 0;
 
 	expo_head(o, "httpd_connections_opened_total", "counter",
-		 "Client connections accepted (since the exporter started).");
+		  "Client connections accepted (since the exporter started).");
 	expo_printf(o, "httpd_connections_opened_total %llu\n",
-		   (unsigned long long)x->conns_opened);
+		    (unsigned long long)x->conns_opened);
 	expo_head(o, "httpd_connections_closed_total", "counter",
-		 "Client connections closed, by why (of those opened since the exporter started).");
+		  "Client connections closed, by why (of those opened since the exporter started).");
 	for (int r = 0; r < EXP_REASONS; r++) {
 		closed += x->conns_closed[r];
-		expo_printf(o, "httpd_connections_closed_total{reason=\"%s\"} %llu\n", reason_names[r],
-			   (unsigned long long)x->conns_closed[r]);
+		expo_printf(o, "httpd_connections_closed_total{reason=\"%s\"} %llu\n",
+			    reason_names[r], (unsigned long long)x->conns_closed[r]);
 	}
 	expo_head(o, "httpd_connections_open", "gauge",
-		 "Client connections open now (of those opened since the exporter started).");
+		  "Client connections open now (of those opened since the exporter started).");
 	expo_printf(o, "httpd_connections_open %llu\n",
-		   (unsigned long long)x->conns_opened - closed);
+		    (unsigned long long)x->conns_opened - closed);
 	expo_head(o, "httpd_connection_duration_seconds", "histogram",
-		 "Duration of closed client connections.");
-	expo_hist(o, "httpd_connection_duration_seconds", "", conn_dur_bounds, x->conn_duration,
-		 EXP_CONN_DUR_BUCKETS, 1e6, x->conn_duration_us, closed);
+		  "Duration of closed client connections.");
+	expo_hist(o, "httpd_connection_duration_seconds", "", conn_dur_bounds,
+		  (const unsigned long long *)x->conn_duration, EXP_CONN_DUR_BUCKETS, 1e6,
+		  x->conn_duration_us, closed, NULL);
 	expo_head(o, "httpd_connection_requests", "histogram",
-		 "Requests served on each closed client connection.");
-	expo_hist(o, "httpd_connection_requests", "", conn_reqs_bounds, x->conn_requests_hist,
-		 EXP_CONN_REQS_BUCKETS, 1, x->conn_requests, closed);
+		  "Requests served on each closed client connection.");
+	expo_hist(o, "httpd_connection_requests", "", conn_reqs_bounds,
+		  (const unsigned long long *)x->conn_requests_hist, EXP_CONN_REQS_BUCKETS, 1,
+		  x->conn_requests, closed, NULL);
 }
 
 /* httpd_info: one series per Apache parent that maps the module. */
@@ -250,12 +266,13 @@ static int info_one(pid_t pid, void *ctx)
 
 static double last_scrape_s;
 
-char *exporter_metrics(struct exporter_bpf *s, const struct exporter_config *c, size_t *len)
+char *exporter_metrics(struct exporter_bpf *s, const struct exporter_config *c, bool openmetrics,
+		       size_t *len)
 {
 	unsigned long long begin = trace_now_ns(), oldest_ns, active;
 	struct series *series = NULL;
 	struct exp_totals x;
-	struct expo o = { 0 };
+	struct expo o = { .openmetrics = openmetrics };
 	int n;
 
 	skel = s;
@@ -293,6 +310,7 @@ char *exporter_metrics(struct exporter_bpf *s, const struct exporter_config *c, 
 	expo_printf(&o, "httpdtrace_exporter_scrape_duration_seconds %.6f\n", last_scrape_s);
 	expo_head(&o, "httpdtrace_exporter_build_info", "gauge", "httpdtrace's version.");
 	expo_printf(&o, "httpdtrace_exporter_build_info{version=\"%s\"} 1\n", HTTPDTRACE_VERSION);
+	expo_end(&o);
 	last_scrape_s = (double)(trace_now_ns() - begin) / 1e9;
 	if (o.failed) {
 		free(o.buf);

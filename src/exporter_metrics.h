@@ -4,6 +4,7 @@
 #ifndef EXPORTER_METRICS_H
 #define EXPORTER_METRICS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include "exporter.h"
 
@@ -16,8 +17,10 @@ struct exporter_config {
 	const char (*route_names)[EXP_ROUTE_LEN + 1];
 };
 
-/* Every metric, read from the maps now, in the text format (version 0.0.4):
- * malloc'd, *len bytes; NULL (said on stderr) on failure. */
-char *exporter_metrics(struct exporter_bpf *skel, const struct exporter_config *c, size_t *len);
+/* Every metric, read from the maps now, in the text format (version 0.0.4)
+ * or in OpenMetrics 1.0 (with exemplars on the duration buckets): malloc'd,
+ * *len bytes; NULL (said on stderr) on failure. */
+char *exporter_metrics(struct exporter_bpf *skel, const struct exporter_config *c, bool openmetrics,
+		       size_t *len);
 
 #endif /* EXPORTER_METRICS_H */

@@ -5,6 +5,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include "exposition.h"
 
 void expo_printf(struct expo *o, const char *fmt, ...)
@@ -59,12 +60,32 @@ void expo_label(struct expo *o, const char *s, size_t max)
 
 void expo_head(struct expo *o, const char *name, const char *type, const char *help)
 {
-	expo_printf(o, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+	size_t len = strlen(name);
+
+	if (o->openmetrics && !strcmp(type, "counter") && len > 6 &&
+	    !strcmp(name + len - 6, "_total"))
+		len -= 6;
+	expo_printf(o, "# HELP %.*s %s\n# TYPE %.*s %s\n", (int)len, name, help, (int)len, name,
+		    type);
+}
+
+static void exemplar(struct expo *o, const struct expo_exemplar *e)
+{
+	if (o->openmetrics && e && e->request_id)
+		expo_printf(o, " # {request_id=\"%llu\"} %.9g", e->request_id, e->value);
+	expo_printf(o, "\n");
+}
+
+void expo_end(struct expo *o)
+{
+	if (o->openmetrics)
+		expo_printf(o, "# EOF\n");
 }
 
 void expo_hist(struct expo *o, const char *name, const char *labels,
 	       const unsigned long long *bounds, const unsigned long long *buckets, int n,
-	       double div, unsigned long long sum, unsigned long long count)
+	       double div, unsigned long long sum, unsigned long long count,
+	       const struct expo_exemplar *exemplars)
 {
 	const char *open = *labels ? "{" : "", *close = *labels ? "}" : "";
 	const char *comma = *labels ? "," : "";
@@ -72,10 +93,12 @@ void expo_hist(struct expo *o, const char *name, const char *labels,
 
 	for (int i = 0; i < n; i++) {
 		cumulative += buckets[i];
-		expo_printf(o, "%s_bucket{%s%sle=\"%.9g\"} %llu\n", name, labels, comma,
+		expo_printf(o, "%s_bucket{%s%sle=\"%.9g\"} %llu", name, labels, comma,
 			    (double)bounds[i] / div, cumulative);
+		exemplar(o, exemplars ? &exemplars[i] : NULL);
 	}
-	expo_printf(o, "%s_bucket{%s%sle=\"+Inf\"} %llu\n", name, labels, comma, count);
+	expo_printf(o, "%s_bucket{%s%sle=\"+Inf\"} %llu", name, labels, comma, count);
+	exemplar(o, exemplars ? &exemplars[n] : NULL);
 	expo_printf(o, "%s_sum%s%s%s %.9g\n", name, open, labels, close, (double)sum / div);
 	expo_printf(o, "%s_count%s%s%s %llu\n", name, open, labels, close, count);
 }

@@ -9,9 +9,17 @@
 #include <stddef.h>
 
 struct expo {
-	char *buf;       /* malloc'd; the caller frees it */
+	char *buf;        /* malloc'd; the caller frees it */
 	size_t len, cap;
-	bool failed;     /* out of memory: the text is incomplete */
+	bool failed;      /* out of memory: the text is incomplete */
+	bool openmetrics; /* OpenMetrics 1.0 instead of the text format 0.0.4 */
+};
+
+/* An exemplar of a histogram bucket (OpenMetrics only): one request that
+ * fell in it. */
+struct expo_exemplar {
+	unsigned long long request_id; /* 0: none */
+	double value;
 };
 
 void expo_printf(struct expo *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -21,15 +29,21 @@ void expo_printf(struct expo *o, const char *fmt, ...) __attribute__((format(pri
  * escaped), so a label is always plain ASCII text. At most max bytes of s. */
 void expo_label(struct expo *o, const char *s, size_t max);
 
-/* The # HELP and # TYPE lines of a metric. */
+/* The # HELP and # TYPE lines of a metric family (in OpenMetrics a
+ * counter's family name has no _total; its samples keep it). */
 void expo_head(struct expo *o, const char *name, const char *type, const char *help);
 
 /* One histogram series from per-bucket (not cumulative) counts with their
  * upper bounds: name_bucket{labels,le="bound/div"} cumulative counts, the
  * +Inf bucket (count), name_sum (sum/div) and name_count. labels is
- * `a="x",b="y"` or "". */
+ * `a="x",b="y"` or "". exemplars: NULL, or n + 1 of them (the last for
+ * +Inf), written after their bucket in OpenMetrics. */
 void expo_hist(struct expo *o, const char *name, const char *labels,
 	       const unsigned long long *bounds, const unsigned long long *buckets, int n,
-	       double div, unsigned long long sum, unsigned long long count);
+	       double div, unsigned long long sum, unsigned long long count,
+	       const struct expo_exemplar *exemplars);
+
+/* The end of the exposition: "# EOF" in OpenMetrics, nothing otherwise. */
+void expo_end(struct expo *o);
 
 #endif /* EXPOSITION_H */

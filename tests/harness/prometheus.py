@@ -30,8 +30,9 @@ def available():
 
 
 class Prometheus:
-    def __init__(self, root, targets):
+    def __init__(self, root, targets, features=()):
         self.root = str(root)
+        self.features = list(features)
         self.port = free_port()
         self.conf = os.path.join(self.root, "prometheus.yml")
         with open(self.conf, "w") as f:
@@ -43,7 +44,8 @@ class Prometheus:
         self.proc = subprocess.Popen(
             ["prometheus", "--config.file=" + self.conf,
              "--storage.tsdb.path=" + os.path.join(self.root, "data"),
-             "--web.listen-address=127.0.0.1:%d" % self.port],
+             "--web.listen-address=127.0.0.1:%d" % self.port] +
+            ["--enable-feature=" + f for f in self.features],
             stdout=self.log, stderr=subprocess.STDOUT)
         self.wait(lambda: self._get("/-/ready", raw=True) is not None, timeout, "ready")
         return self
@@ -87,6 +89,17 @@ class Prometheus:
         if not r or r.get("status") != "success":
             return None
         return [(x["metric"], float(x["value"][1])) for x in r["data"]["result"]]
+
+    def exemplars(self, expr):
+        """The exemplars Prometheus stored for expr over the last hour:
+        [(series labels, exemplar labels, value), ...]."""
+        now = time.time()
+        r = self._get("/api/v1/query_exemplars?" + urllib.parse.urlencode(
+            {"query": expr, "start": now - 3600, "end": now + 60}))
+        if not r or r.get("status") != "success":
+            return []
+        return [(s["seriesLabels"], e["labels"], float(e["value"]))
+                for s in r["data"] for e in s["exemplars"]]
 
     def value(self, expr):
         """The single value of expr, or None (no data yet)."""

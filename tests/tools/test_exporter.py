@@ -73,8 +73,8 @@ def prometheus(tmp_path_factory):
         pytest.fail("prometheus and promtool are not installed (make check-deps)")
     started = []
 
-    def make(targets):
-        p = Prometheus(tmp_path_factory.mktemp("prometheus"), targets)
+    def make(targets, features=()):
+        p = Prometheus(tmp_path_factory.mktemp("prometheus"), targets, features)
         started.append(p)
         return p.start()
 
@@ -342,3 +342,44 @@ def test_bad_routes_file(tracing, tmp_path, text, why):
     assert r.returncode == 2
     first = r.stderr.splitlines()[0]
     assert first.startswith("httpdtrace exporter: ") and why in first, r.stderr
+
+
+def test_openmetrics_and_exemplars(httpdtrace, make_httpd, prometheus):
+    """Asked for OpenMetrics (as Prometheus asks first), the exporter answers
+    in it, and each duration bucket carries an exemplar: the latest request
+    that fell in it, by the id httpdtrace requests shows for that request.
+    Prometheus stores it (exemplar storage on) with the series."""
+    h = make_httpd("event")
+    handlers.install(h)
+    t = exporter(httpdtrace)
+    r = httpdtrace("requests", "-m", MODULE, "-j")
+    assert curl(h, "/static.html") == "200"
+    assert curl(h, "/sleep.lua") == "200"
+    h.wait_access_lines(2)
+    req = urllib.request.Request("http://127.0.0.1:%d/metrics" % t.port,
+                                 headers={"Accept": "application/openmetrics-text; "
+                                                    "version=1.0.0"})
+    with urllib.request.urlopen(req, timeout=10) as resp:
+        assert resp.headers["Content-Type"] == ("application/openmetrics-text; "
+                                                "version=1.0.0; charset=utf-8")
+        text = resp.read().decode()
+    assert text.endswith("\n# EOF\n")
+    assert "# TYPE httpd_connections_opened counter\n" in text
+    r.stop()
+    ids = {x["uri"]: x["id"] for x in r.json("request")}
+    slow = [l for l in text.splitlines()
+            if l.startswith(DUR + "_bucket{") and 'le="0.25"' in l and " # {" in l]
+    assert len(slow) == 1, text
+    m = re.search(r' # \{request_id="(\d+)"\} (\S+)$', slow[0])
+    assert int(m.group(1)) == ids["/sleep.lua"]
+    assert 0.2 <= float(m.group(2)) <= 0.25
+    # Prometheus parses it and keeps the exemplars
+    p = prometheus(["127.0.0.1:%d" % t.port], features=["exemplar-storage"])
+    p.wait_value("sum(%s_count)" % DUR, 2)
+    deadline = time.monotonic() + 60
+    while True:
+        got = {e[1].get("request_id") for e in p.exemplars(DUR + "_bucket")}
+        if got >= {str(ids["/sleep.lua"]), str(ids["/static.html"])}:
+            break
+        assert time.monotonic() < deadline, got
+        time.sleep(0.2)

@@ -27,8 +27,9 @@ static void test_head_and_hist(void)
 	struct expo o = { 0 };
 
 	expo_head(&o, "m_seconds", "histogram", "Help.");
-	expo_hist(&o, "m_seconds", "a=\"x\"", bounds, buckets, 3, 1e6, 4500, 6);
-	expo_hist(&o, "m_seconds", "", bounds, buckets, 3, 1, 7, 5);
+	expo_hist(&o, "m_seconds", "a=\"x\"", bounds, buckets, 3, 1e6, 4500, 6, NULL);
+	expo_hist(&o, "m_seconds", "", bounds, buckets, 3, 1, 7, 5, NULL);
+	expo_end(&o); /* nothing in the text format */
 	CHECK_STR(o.buf,
 		  "# HELP m_seconds Help.\n# TYPE m_seconds histogram\n"
 		  "m_seconds_bucket{a=\"x\",le=\"0.0005\"} 2\n"
@@ -64,8 +65,35 @@ static void test_growth(void)
 	free(o.buf);
 }
 
+static void test_openmetrics(void)
+{
+	static const unsigned long long bounds[2] = { 500, 1000 };
+	static const unsigned long long buckets[2] = { 1, 1 };
+	static const struct expo_exemplar ex[3] = { { 42, 0.0004 }, { 0, 0 }, { 7, 2.5 } };
+	struct expo o = { .openmetrics = true };
+
+	/* a counter's family has no _total, its samples do; a gauge is as is */
+	expo_head(&o, "c_total", "counter", "C.");
+	expo_printf(&o, "c_total 3\n");
+	expo_head(&o, "g_total", "gauge", "G.");
+	/* exemplars after their bucket, none where the request id is 0 */
+	expo_hist(&o, "h_seconds", "", bounds, buckets, 2, 1e6, 2900000, 3, ex);
+	expo_end(&o);
+	CHECK_STR(o.buf,
+		  "# HELP c C.\n# TYPE c counter\nc_total 3\n"
+		  "# HELP g_total G.\n# TYPE g_total gauge\n"
+		  "h_seconds_bucket{le=\"0.0005\"} 1 # {request_id=\"42\"} 0.0004\n"
+		  "h_seconds_bucket{le=\"0.001\"} 2\n"
+		  "h_seconds_bucket{le=\"+Inf\"} 3 # {request_id=\"7\"} 2.5\n"
+		  "h_seconds_sum 2.9\n"
+		  "h_seconds_count 3\n"
+		  "# EOF\n");
+	free(o.buf);
+}
+
 void test_exposition(void)
 {
+	test_openmetrics();
 	test_label();
 	test_head_and_hist();
 	test_growth();
