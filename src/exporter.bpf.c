@@ -41,6 +41,22 @@ struct {
 	__type(value, __u64);
 } inflight SEC(".maps");
 
+/* A request's phases so far (request-phase), from its first probe to its
+ * end. */
+struct phase_req {
+	__u64 ts;                  /* when the current phase began */
+	__u64 ns[EXP_PHASES];
+	__u32 phase;               /* the current phase */
+	__u32 ran;                 /* the phases it ran, a bit each */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, EXP_MAX_INFLIGHT);
+	__type(key, __u64);
+	__type(value, struct phase_req);
+} phase_reqs SEC(".maps");
+
 /* Connection id -> when it was accepted. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -210,6 +226,63 @@ int BPF_USDT(request__done, __u64 id, int status, __u64 latency_us, const char *
 	BUCKET_ADD(v->response, size_bounds, EXP_SIZE_BUCKETS, info.bytes_out);
 	__sync_fetch_and_add(&v->request_bytes, info.bytes_in);
 	BUCKET_ADD(v->request, size_bounds, EXP_SIZE_BUCKETS, info.bytes_in);
+	return 0;
+}
+
+/* The request is over: each phase it ran into its histogram. */
+static __always_inline void phases_end(struct phase_req *r)
+{
+	struct exp_totals *t;
+	__u32 zero = 0, b;
+	__u64 us;
+
+	t = bpf_map_lookup_elem(&totals, &zero);
+	if (!t)
+		return;
+	for (__u32 p = 0; p < EXP_PHASES; p++) {
+		if (!(r->ran & (1U << p)))
+			continue;
+		us = r->ns[p] / 1000;
+		__sync_fetch_and_add(&t->phase_count[p], 1);
+		__sync_fetch_and_add(&t->phase_us[p], us);
+		b = bucket_of(dur_bounds, EXP_DUR_BUCKETS, us);
+		if (b < EXP_DUR_BUCKETS)
+			__sync_fetch_and_add(&t->phase[p][b], 1);
+	}
+}
+
+SEC("usdt")
+int BPF_USDT(request__phase, __u64 id, int phase, const char *name, const char *uri,
+	     __u64 elapsed_us)
+{
+	__u64 now = bpf_ktime_get_ns();
+	struct phase_req *r, fresh = {};
+
+	if (!trace_pid_match())
+		return 0;
+	r = bpf_map_lookup_elem(&phase_reqs, &id);
+	if (!r) {
+		/* Only a request seen from its first probe has a read phase. */
+		if (phase != HTTPD_PHASE_TRANSLATE)
+			return 0;
+		fresh.ts = now;
+		fresh.ns[HTTPD_PHASE_READ] = elapsed_us * 1000;
+		fresh.phase = HTTPD_PHASE_TRANSLATE;
+		fresh.ran = 1U << HTTPD_PHASE_READ | 1U << HTTPD_PHASE_TRANSLATE;
+		bpf_map_update_elem(&phase_reqs, &id, &fresh, BPF_ANY);
+		return 0;
+	}
+	if (r->phase < EXP_PHASES)
+		r->ns[r->phase] += now - r->ts;
+	if (phase == HTTPD_PHASE_END) {
+		phases_end(r);
+		bpf_map_delete_elem(&phase_reqs, &id);
+		return 0;
+	}
+	r->ts = now;
+	r->phase = phase;
+	if (phase >= 0 && phase < EXP_PHASES)
+		r->ran |= 1U << phase;
 	return 0;
 }
 

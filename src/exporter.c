@@ -63,8 +63,9 @@ const char exporter_doc[] =
 	"Metrics: http_server_request_duration_seconds, http_server_response_body_size_bytes\n"
 	"and http_server_request_body_size_bytes (histograms by method, status, protocol\n"
 	"and vhost), http_server_active_requests, httpd_oldest_request_age_seconds,\n"
-	"httpd_connections_* and httpd_connection_* (connections), httpd_info, and the\n"
-	"exporter's own httpdtrace_exporter_*. See exporter in httpdtrace(8).";
+	"httpd_request_phase_duration_seconds, httpd_connections_* and httpd_connection_*\n"
+	"(connections), httpd_info, and the exporter's own httpdtrace_exporter_*.\n"
+	"OpenMetrics (with exemplars) when asked for. See exporter in httpdtrace(8).";
 
 enum { OPT_LISTEN = 0x100, OPT_MAX_SERIES, OPT_ROUTES };
 

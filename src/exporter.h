@@ -87,8 +87,15 @@ struct exp_req_val {
 	__u64 request[EXP_SIZE_BUCKETS];
 };
 
+/* request-phase's phases 0 (read) .. 5 (log), as mod_dtprovider.h numbers
+ * them. */
+#define EXP_PHASES 6
+
 /* Per CPU, index 0: everything that is not per label set. */
 struct exp_totals {
+	__u64 phase_count[EXP_PHASES];        /* requests that ran the phase */
+	__u64 phase_us[EXP_PHASES];           /* their summed time in it */
+	__u64 phase[EXP_PHASES][EXP_DUR_BUCKETS];
 	__u64 folded;                         /* requests into req_other */
 	__u64 conns_opened;
 	__u64 conns_closed[EXP_REASONS];      /* by reason, of those opened */

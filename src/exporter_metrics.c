@@ -15,6 +15,7 @@
 #include "exporter_metrics.h"
 #include "exposition.h"
 #include "httpdtrace.h"
+#include "mod_dtprovider.h"
 #include "proc.h"
 #include "trace.h"
 
@@ -244,6 +245,33 @@ static void write_connections(struct expo *o, const struct exp_totals *x)
 		  x->conn_requests, closed, NULL);
 }
 
+static void write_phases(struct expo *o, const struct exp_totals *x)
+{
+	static const char *const names[EXP_PHASES] = {
+		"read", "translate", "access", "type", "handler", "log",
+	};
+	static bool said;
+	char labels[32];
+
+	expo_head(o, "httpd_request_phase_duration_seconds", "histogram",
+		  "Time requests spent in each processing phase (access, type and handler need "
+		  "DTraceProviderPhases On).");
+	for (int p = 0; p < EXP_PHASES; p++) {
+		snprintf(labels, sizeof(labels), "phase=\"%s\"", names[p]);
+		expo_hist(o, "httpd_request_phase_duration_seconds", labels, dur_bounds,
+			  (const unsigned long long *)x->phase[p], EXP_DUR_BUCKETS, 1e6,
+			  x->phase_us[p], x->phase_count[p], NULL);
+	}
+	if (!said && x->phase_count[HTTPD_PHASE_TRANSLATE] &&
+	    !(x->phase_count[HTTPD_PHASE_ACCESS] + x->phase_count[HTTPD_PHASE_TYPE] +
+	      x->phase_count[HTTPD_PHASE_HANDLER])) {
+		said = true;
+		trace_warn("no access, type or handler phase seen: the module registers those hooks "
+			   "only with `DTraceProviderPhases On`; until then translate lasts through "
+			   "the handler");
+	}
+}
+
 /* httpd_info: one series per Apache parent that maps the module. */
 static int info_one(pid_t pid, void *ctx)
 {
@@ -296,6 +324,7 @@ char *exporter_metrics(struct exporter_bpf *s, const struct exporter_config *c, 
 	expo_printf(&o, "httpd_oldest_request_age_seconds %.6f\n",
 		   oldest_ns ? (double)(begin - oldest_ns) / 1e9 : 0.0);
 	write_connections(&o, &x);
+	write_phases(&o, &x);
 	expo_head(&o, "httpd_info", "gauge", "Apache servers that load the traced module.");
 	proc_each(info_one, &o);
 	expo_head(&o, "httpdtrace_exporter_requests_folded_total", "counter",

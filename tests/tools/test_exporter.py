@@ -383,3 +383,52 @@ def test_openmetrics_and_exemplars(httpdtrace, make_httpd, prometheus):
             break
         assert time.monotonic() < deadline, got
         time.sleep(0.2)
+
+
+PHASE = "httpd_request_phase_duration_seconds"
+
+
+def test_phase_histograms(httpdtrace, make_httpd):
+    """One histogram per phase, each request counted once in each phase it
+    ran; the handler's sleep is the handler's."""
+    h = make_httpd("event")
+    handlers.install(h)
+    t = exporter(httpdtrace)
+    for path in ("/static.html", "/static.html", "/sleep.lua"):
+        assert curl(h, path) == "200"
+    h.wait_access_lines(3)
+    deadline = time.monotonic() + 30
+    while True:     # a request's phases close at its end probe, after the log
+        text = metrics(t.port)
+        counts = samples(text, PHASE + "_count")
+        if counts.get('{phase="log"}') == 3:
+            break
+        assert time.monotonic() < deadline, text
+        time.sleep(0.05)
+    promtool_ok(text)
+    assert counts == {'{phase="%s"}' % p: 3 for p in
+                      ("read", "translate", "access", "type", "handler", "log")}, counts
+    sums = samples(text, PHASE + "_sum")
+    assert sums['{phase="handler"}'] >= handlers.SLEEP_S
+    assert sums['{phase="translate"}'] < handlers.SLEEP_S
+    assert "no access, type or handler phase seen" not in "".join(t.err)
+
+
+def test_phases_off_is_said(httpdtrace, make_httpd):
+    """Without DTraceProviderPhases On the access, type and handler phases do
+    not exist: they count nothing, and the exporter says why, once."""
+    h = make_httpd("event", phases=False)
+    t = exporter(httpdtrace)
+    for _ in range(2):
+        assert curl(h, "/static.html") == "200"
+    h.wait_access_lines(2)
+    deadline = time.monotonic() + 30
+    while samples(metrics(t.port), PHASE + "_count").get('{phase="log"}') != 2:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    counts = samples(metrics(t.port), PHASE + "_count")
+    assert counts == {'{phase="read"}': 2, '{phase="translate"}': 2, '{phase="access"}': 0,
+                      '{phase="type"}': 0, '{phase="handler"}': 0, '{phase="log"}': 2}
+    t.stop()
+    warned = [l for l in t.err if "no access, type or handler phase seen" in l]
+    assert len(warned) == 1, t.err
