@@ -42,6 +42,8 @@ static struct env {
 	const char *listen;
 	unsigned long long max_series;
 	const char *routes_file;
+	char *tls_cert, *tls_key;     /* PEM text, read at start */
+	char *auth_user, *auth_pass;  /* --basic-auth */
 	struct exp_route routes[EXP_MAX_ROUTES];
 	char route_names[EXP_MAX_ROUTES][EXP_ROUTE_LEN + 1]; /* as written */
 	unsigned int nroutes;
@@ -52,7 +54,8 @@ const char exporter_doc[] =
 	"aggregated in the kernel from mod_dtprovider's probes.\n"
 	"\n"
 	"USAGE: httpdtrace exporter [--listen ADDR:PORT] [--max-series N]\n"
-	"                           [--routes FILE] [-m PATH] [-p PID] [-v]\n"
+	"                           [--routes FILE] [--tls-cert FILE --tls-key FILE]\n"
+	"                           [--basic-auth FILE] [-m PATH] [-p PID] [-v]\n"
 	"\n"
 	"EXAMPLES:\n"
 	"    httpdtrace exporter                       # http://127.0.0.1:9718/metrics\n"
@@ -67,7 +70,7 @@ const char exporter_doc[] =
 	"(connections), httpd_info, and the exporter's own httpdtrace_exporter_*.\n"
 	"OpenMetrics (with exemplars) when asked for. See exporter in httpdtrace(8).";
 
-enum { OPT_LISTEN = 0x100, OPT_MAX_SERIES, OPT_ROUTES };
+enum { OPT_LISTEN = 0x100, OPT_MAX_SERIES, OPT_ROUTES, OPT_TLS_CERT, OPT_TLS_KEY, OPT_AUTH };
 
 static const struct argp_option opts[] = {
 	{ "listen", OPT_LISTEN, "ADDR:PORT", 0,
@@ -77,6 +80,10 @@ static const struct argp_option opts[] = {
 	{ "routes", OPT_ROUTES, "FILE", 0,
 	  "An http_route label from FILE's patterns, one a line: /login, /api/users/* "
 	  "(the first that matches; none: _other)", 0 },
+	{ "tls-cert", OPT_TLS_CERT, "FILE", 0, "Serve HTTPS with this certificate (PEM)", 0 },
+	{ "tls-key", OPT_TLS_KEY, "FILE", 0, "... and this private key (PEM)", 0 },
+	{ "basic-auth", OPT_AUTH, "FILE", 0,
+	  "Ask for HTTP basic authentication: FILE holds one line, user:password", 0 },
 	{ 0 },
 };
 
@@ -192,6 +199,47 @@ static int read_routes(const char *path, char *why, size_t len)
 	return 0;
 }
 
+/* A whole small file (at most 1 MiB) as a string; NULL with why. */
+static char *read_small_file(const char *path, char *why, size_t len)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t n = 0;
+
+	if (f && (buf = malloc((1 << 20) + 1)))
+		n = fread(buf, 1, 1 << 20, f);
+	if (!f || !buf || ferror(f) || !n) {
+		snprintf(why, len, "%s: %s", path, !f ? strerror(errno) : "empty or unreadable");
+		free(buf);
+		buf = NULL;
+	} else {
+		buf[n] = '\0';
+	}
+	if (f)
+		fclose(f);
+	return buf;
+}
+
+/* --basic-auth FILE: "user:password" on its first line. */
+static int read_auth(const char *path, char *why, size_t len)
+{
+	char *text = read_small_file(path, why, len), *colon;
+
+	if (!text)
+		return -1;
+	text[strcspn(text, "\r\n")] = '\0';
+	colon = strchr(text, ':');
+	if (!colon || colon == text || !colon[1]) {
+		snprintf(why, len, "%s: give one line, user:password", path);
+		free(text);
+		return -1;
+	}
+	*colon = '\0';
+	env.auth_user = text;
+	env.auth_pass = colon + 1;
+	return 0;
+}
+
 static error_t parse_arg(int key, char *arg, struct argp_state *state)
 {
 	char why[PATH_MAX + 128] = "";
@@ -201,6 +249,21 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 		env.routes_file = arg;
 		if (read_routes(arg, why, sizeof(why)))
 			argp_error(state, "%s", why);
+		break;
+	case OPT_TLS_CERT:
+	case OPT_TLS_KEY:
+		*(key == OPT_TLS_CERT ? &env.tls_cert : &env.tls_key) =
+			read_small_file(arg, why, sizeof(why));
+		if (!*(key == OPT_TLS_CERT ? &env.tls_cert : &env.tls_key))
+			argp_error(state, "%s", why);
+		break;
+	case OPT_AUTH:
+		if (read_auth(arg, why, sizeof(why)))
+			argp_error(state, "%s", why);
+		break;
+	case ARGP_KEY_END:
+		if (!env.tls_cert != !env.tls_key)
+			argp_error(state, "--tls-cert and --tls-key go together");
 		break;
 	case OPT_LISTEN:
 		if (parse_listen(arg))
@@ -244,6 +307,42 @@ static enum MHD_Result reply(struct MHD_Connection *c, unsigned int status, cons
 	return ret;
 }
 
+/* Equal strings, in a time that does not depend on where they differ. */
+static bool same_secret(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+	unsigned char diff = la != lb;
+
+	for (size_t i = 0; i < la; i++)
+		diff |= (unsigned char)(a[i] ^ b[i % (lb ? lb : 1)]);
+	return !diff;
+}
+
+static bool authorized(struct MHD_Connection *c)
+{
+	char *pass = NULL, *user = MHD_basic_auth_get_username_password(c, &pass);
+	bool ok = user && pass && same_secret(user, env.auth_user) &
+				  same_secret(pass, env.auth_pass);
+
+	MHD_free(user);
+	MHD_free(pass);
+	return ok;
+}
+
+static enum MHD_Result ask_auth(struct MHD_Connection *c)
+{
+	static const char body[] = "authentication required\n";
+	struct MHD_Response *r = MHD_create_response_from_buffer(sizeof(body) - 1, (void *)body,
+								 MHD_RESPMEM_PERSISTENT);
+	enum MHD_Result ret;
+
+	if (!r)
+		return MHD_NO;
+	ret = MHD_queue_basic_auth_fail_response(c, "httpdtrace exporter", r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
 				  const char *method, const char *version, const char *data,
 				  size_t *data_size, void **state)
@@ -266,6 +365,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		*data_size = 0;
 		return MHD_YES;
 	}
+	if (env.auth_user && !authorized(c))
+		return ask_auth(c);
 	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
 		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, text, "only GET and HEAD\n", 18,
 			     MHD_RESPMEM_PERSISTENT);
@@ -284,6 +385,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	return reply(c, MHD_HTTP_OK, openmetrics ?
 		     "application/openmetrics-text; version=1.0.0; charset=utf-8" :
 		     "text/plain; version=0.0.4; charset=utf-8", body, len, MHD_RESPMEM_MUST_FREE);
+}
+
+static bool loopback(void)
+{
+	if (listen_addr.ss_family == AF_INET6)
+		return IN6_IS_ADDR_LOOPBACK(&((struct sockaddr_in6 *)&listen_addr)->sin6_addr);
+	return (ntohl(((struct sockaddr_in *)&listen_addr)->sin_addr.s_addr) >> 24) == 127;
 }
 
 /* The listening socket, made here so a taken port or a missing address is
@@ -353,17 +461,33 @@ int exporter_main(int argc, char **argv)
 	err = trace_attach(&t);
 	if (err)
 		goto cleanup;
-	d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-			     on_request, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
-			     MHD_OPTION_CONNECTION_LIMIT, 64U, MHD_OPTION_CONNECTION_TIMEOUT, 10U,
-			     MHD_OPTION_END);
+	if (env.tls_cert)
+		d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
+				     MHD_USE_TLS, 0, NULL, NULL, on_request, NULL,
+				     MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT, 64U,
+				     MHD_OPTION_CONNECTION_TIMEOUT, 10U,
+				     MHD_OPTION_HTTPS_MEM_CERT, env.tls_cert,
+				     MHD_OPTION_HTTPS_MEM_KEY, env.tls_key, MHD_OPTION_END);
+	else
+		d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL,
+				     NULL, on_request, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
+				     MHD_OPTION_CONNECTION_LIMIT, 64U, MHD_OPTION_CONNECTION_TIMEOUT,
+				     10U, MHD_OPTION_END);
 	if (!d) {
 		err = -EIO;
-		trace_err("cannot start the HTTP server on %s", env.listen);
+		trace_err("cannot start the HTTP%s server on %s%s", env.tls_cert ? "S" : "",
+			  env.listen, env.tls_cert ? ": are --tls-cert and --tls-key a PEM "
+			  "certificate and its key?" : "");
 		goto cleanup;
 	}
 	fd = -1; /* the daemon's now */
-	fprintf(stderr, "httpdtrace: metrics at http://%s/metrics\n", env.listen);
+	fprintf(stderr, "httpdtrace: metrics at http%s://%s/metrics\n", env.tls_cert ? "s" : "",
+		env.listen);
+	if (!loopback() && (!env.tls_cert || !env.auth_user))
+		trace_warn("%s is not a loopback address, and the metrics are served %s: give "
+			   "--tls-cert, --tls-key and --basic-auth, or keep it behind a firewall",
+			   env.listen, !env.tls_cert && !env.auth_user ? "in clear text to anyone" :
+			   !env.tls_cert ? "in clear text" : "to anyone");
 	while (!trace_exiting)
 		trace_sleep_ms(TRACE_POLL_MS * 2);
 
@@ -374,5 +498,8 @@ cleanup:
 		close(fd);
 	trace_close(&t);
 	exporter_bpf__destroy(skel);
+	free(env.tls_cert);
+	free(env.tls_key);
+	free(env.auth_user); /* auth_pass is in the same buffer */
 	return trace_exit_status(err);
 }

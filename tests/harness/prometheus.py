@@ -1,8 +1,7 @@
 """A real Prometheus for the tests (Debian's `prometheus`), run as a plain
 process on loopback with its own config and storage under a temporary
-folder, scraping given targets every second. Nothing is waited for by
-sleeping: ready() polls /-/ready, scraped() the targets API, value() the
-query API."""
+folder, scraping given targets every second. Nothing is waited for by a
+fixed sleep: start() polls /-/ready, wait_value() the query API."""
 import json
 import os
 import shutil
@@ -22,7 +21,7 @@ scrape_configs:
   - job_name: httpdtrace
     static_configs:
       - targets: [%s]
-"""
+%s"""
 
 
 def available():
@@ -30,13 +29,14 @@ def available():
 
 
 class Prometheus:
-    def __init__(self, root, targets, features=()):
+    def __init__(self, root, targets, features=(), scrape=""):
+        """scrape: more settings of the scrape job (YAML, indented 4)."""
         self.root = str(root)
         self.features = list(features)
         self.port = free_port()
         self.conf = os.path.join(self.root, "prometheus.yml")
         with open(self.conf, "w") as f:
-            f.write(CONFIG % ", ".join("'%s'" % t for t in targets))
+            f.write(CONFIG % (", ".join("'%s'" % t for t in targets), scrape))
         self.proc = None
 
     def start(self, timeout=60):

@@ -73,8 +73,8 @@ def prometheus(tmp_path_factory):
         pytest.fail("prometheus and promtool are not installed (make check-deps)")
     started = []
 
-    def make(targets, features=()):
-        p = Prometheus(tmp_path_factory.mktemp("prometheus"), targets, features)
+    def make(targets, features=(), scrape=""):
+        p = Prometheus(tmp_path_factory.mktemp("prometheus"), targets, features, scrape)
         started.append(p)
         return p.start()
 
@@ -432,3 +432,73 @@ def test_phases_off_is_said(httpdtrace, make_httpd):
     t.stop()
     warned = [l for l in t.err if "no access, type or handler phase seen" in l]
     assert len(warned) == 1, t.err
+
+
+@pytest.fixture
+def tls(tmp_path):
+    """A self-signed certificate for 127.0.0.1, its key, and a basic-auth file."""
+    cert, key, auth = tmp_path / "cert.pem", tmp_path / "key.pem", tmp_path / "auth"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+                    "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True)
+    auth.write_text("prom:s3cret pass\n")
+    return cert, key, auth
+
+
+def test_tls_and_basic_auth(httpdtrace, make_httpd, prometheus, tls, tmp_path):
+    """HTTPS with the given certificate, and basic authentication: a scrape
+    without the password gets 401 and a challenge, plain HTTP gets nothing,
+    and a real Prometheus configured with the CA and the password scrapes."""
+    cert, key, auth = tls
+    h = make_httpd("event")
+    t = exporter(httpdtrace, "--tls-cert", cert, "--tls-key", key, "--basic-auth", auth)
+    url = "https://127.0.0.1:%d/metrics" % t.port
+    assert "https://127.0.0.1:%d/metrics" % t.port in "".join(t.err)
+    r = subprocess.run(["curl", "-s", "-i", "--cacert", str(cert), url], capture_output=True,
+                       text=True)
+    assert r.stdout.startswith("HTTP/1.1 401") and 'WWW-Authenticate: Basic realm=' in r.stdout
+    r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "--cacert",
+                        str(cert), "-u", "prom:wrong", url], capture_output=True, text=True)
+    assert r.stdout == "401"
+    r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
+                        "http://127.0.0.1:%d/metrics" % t.port], capture_output=True, text=True)
+    assert r.stdout != "200"
+    assert curl(h, "/static.html") == "200"
+    h.wait_access_lines(1)
+    r = subprocess.run(["curl", "-s", "--cacert", str(cert), "-u", "prom:s3cret pass", url],
+                       capture_output=True, text=True)
+    assert sum(samples(r.stdout, DUR + "_count").values()) == 1, r.stdout
+    p = prometheus(["127.0.0.1:%d" % t.port], scrape=(
+        "    scheme: https\n    tls_config:\n      ca_file: %s\n"
+        "    basic_auth:\n      username: prom\n      password: 's3cret pass'\n" % cert))
+    p.wait_value("sum(%s_count)" % DUR, 1)
+
+
+def test_tls_options_errors(tracing, tls, tmp_path):
+    cert, key, auth = tls
+    bad = tmp_path / "bad-auth"
+    bad.write_text("no colon here\n")
+    for args, why in ((["--tls-cert", cert], "--tls-cert and --tls-key go together"),
+                      (["--basic-auth", bad], "give one line, user:password"),
+                      (["--tls-key", tmp_path / "none.pem", "--tls-cert", cert],
+                       "none.pem: No such file or directory")):
+        r = subprocess.run([TOOL, "exporter", "-m", MODULE] + [str(a) for a in args],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 2 and why in r.stderr.splitlines()[0], r.stderr
+    # a certificate that is not one: the server cannot start, and says why
+    port = free_port()
+    r = subprocess.run([TOOL, "exporter", "-m", MODULE, "--listen", "127.0.0.1:%d" % port,
+                        "--tls-cert", str(auth), "--tls-key", str(key)],
+                       capture_output=True, text=True, timeout=60)
+    assert r.returncode == 1
+    assert r.stderr.splitlines()[-1] == (
+        "httpdtrace: cannot start the HTTPS server on 127.0.0.1:%d: are --tls-cert and "
+        "--tls-key a PEM certificate and its key?" % port), r.stderr
+
+
+def test_non_loopback_without_protection_warns(httpdtrace, make_httpd):
+    port = free_port()
+    t = httpdtrace("exporter", "-m", MODULE, "--listen", "0.0.0.0:%d" % port)
+    assert ("httpdtrace: warning: 0.0.0.0:%d is not a loopback address, and the metrics are "
+            "served in clear text to anyone: give --tls-cert, --tls-key and --basic-auth, or "
+            "keep it behind a firewall\n" % port) in t.err, t.err
