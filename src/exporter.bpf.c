@@ -7,7 +7,7 @@
  */
 #include "vmlinux.h"
 #include "trace.bpf.h"
-#include "mod_dtprovider.h"
+#include "phase_track.bpf.h"
 #include "exporter.h"
 
 /* Request label sets: per CPU, at most --max-series of them. */
@@ -40,22 +40,6 @@ struct {
 	__type(key, __u64);
 	__type(value, __u64);
 } inflight SEC(".maps");
-
-/* A request's phases so far (request-phase), from its first probe to its
- * end. */
-struct phase_req {
-	__u64 ts;                  /* when the current phase began */
-	__u64 ns[EXP_PHASES];
-	__u32 phase;               /* the current phase */
-	__u32 ran;                 /* the phases it ran, a bit each */
-};
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, EXP_MAX_INFLIGHT);
-	__type(key, __u64);
-	__type(value, struct phase_req);
-} phase_reqs SEC(".maps");
 
 /* Connection id -> when it was accepted. */
 struct {
@@ -239,7 +223,7 @@ static __always_inline void phases_end(struct phase_req *r)
 	t = bpf_map_lookup_elem(&totals, &zero);
 	if (!t)
 		return;
-	for (__u32 p = 0; p < EXP_PHASES; p++) {
+	for (__u32 p = 0; p < PHASES_N; p++) {
 		if (!(r->ran & (1U << p)))
 			continue;
 		us = r->ns[p] / 1000;
@@ -255,34 +239,15 @@ SEC("usdt")
 int BPF_USDT(request__phase, __u64 id, int phase, const char *name, const char *uri,
 	     __u64 elapsed_us)
 {
-	__u64 now = bpf_ktime_get_ns();
-	struct phase_req *r, fresh = {};
+	struct phase_req *r;
 
 	if (!trace_pid_match())
 		return 0;
-	r = bpf_map_lookup_elem(&phase_reqs, &id);
-	if (!r) {
-		/* Only a request seen from its first probe has a read phase. */
-		if (phase != HTTPD_PHASE_TRANSLATE)
-			return 0;
-		fresh.ts = now;
-		fresh.ns[HTTPD_PHASE_READ] = elapsed_us * 1000;
-		fresh.phase = HTTPD_PHASE_TRANSLATE;
-		fresh.ran = 1U << HTTPD_PHASE_READ | 1U << HTTPD_PHASE_TRANSLATE;
-		bpf_map_update_elem(&phase_reqs, &id, &fresh, BPF_ANY);
-		return 0;
-	}
-	if (r->phase < EXP_PHASES)
-		r->ns[r->phase] += now - r->ts;
-	if (phase == HTTPD_PHASE_END) {
+	r = phase_track(id, phase, elapsed_us);
+	if (r) {
 		phases_end(r);
-		bpf_map_delete_elem(&phase_reqs, &id);
-		return 0;
+		phase_track_done(id);
 	}
-	r->ts = now;
-	r->phase = phase;
-	if (phase >= 0 && phase < EXP_PHASES)
-		r->ran |= 1U << phase;
 	return 0;
 }
 

@@ -7,6 +7,7 @@
 #ifndef EXPORTER_H
 #define EXPORTER_H
 
+#include "phases.h"
 #include "sizes.h"
 
 #define EXP_MAX_SERIES 1000      /* default --max-series: request label sets */
@@ -87,15 +88,11 @@ struct exp_req_val {
 	__u64 request[EXP_SIZE_BUCKETS];
 };
 
-/* request-phase's phases 0 (read) .. 5 (log), as mod_dtprovider.h numbers
- * them. */
-#define EXP_PHASES 6
-
 /* Per CPU, index 0: everything that is not per label set. */
 struct exp_totals {
-	__u64 phase_count[EXP_PHASES];        /* requests that ran the phase */
-	__u64 phase_us[EXP_PHASES];           /* their summed time in it */
-	__u64 phase[EXP_PHASES][EXP_DUR_BUCKETS];
+	__u64 phase_count[PHASES_N];        /* requests that ran the phase */
+	__u64 phase_us[PHASES_N];           /* their summed time in it */
+	__u64 phase[PHASES_N][EXP_DUR_BUCKETS];
 	__u64 folded;                         /* requests into req_other */
 	__u64 conns_opened;
 	__u64 conns_closed[EXP_REASONS];      /* by reason, of those opened */

@@ -247,7 +247,7 @@ static void write_connections(struct expo *o, const struct exp_totals *x)
 
 static void write_phases(struct expo *o, const struct exp_totals *x)
 {
-	static const char *const names[EXP_PHASES] = {
+	static const char *const names[PHASES_N] = {
 		"read", "translate", "access", "type", "handler", "log",
 	};
 	static bool said;
@@ -256,7 +256,7 @@ static void write_phases(struct expo *o, const struct exp_totals *x)
 	expo_head(o, "httpd_request_phase_duration_seconds", "histogram",
 		  "Time requests spent in each processing phase (access, type and handler need "
 		  "DTraceProviderPhases On).");
-	for (int p = 0; p < EXP_PHASES; p++) {
+	for (int p = 0; p < PHASES_N; p++) {
 		snprintf(labels, sizeof(labels), "phase=\"%s\"", names[p]);
 		expo_hist(o, "httpd_request_phase_duration_seconds", labels, dur_bounds,
 			  (const unsigned long long *)x->phase[p], EXP_DUR_BUCKETS, 1e6,

@@ -11,28 +11,11 @@
 #define TRACE_EVENTS
 #include "trace.bpf.h"
 #include "hist_shared.h"
-#include "mod_dtprovider.h"
-#include "phases.h"
+#include "phase_track.bpf.h"
 
 const volatile bool slow = false; /* -s: an event per request ... */
 const volatile __u64 slow_ns = 0;  /* ... at least this slow */
 
-struct phase_req {
-	__u64 ts;       /* when the current phase began */
-	__u64 ns[PHASES_N];
-	__u32 phase;    /* the current phase */
-	__u32 ran;
-	__s32 status;
-};
-
-/* Requests under way, by id. LRU: a request whose end was never seen (the
- * module was unloaded, a child killed) is evicted eventually. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
-	__type(value, struct phase_req);
-} reqs SEC(".maps");
 
 /* Two generations of one histogram per phase (index gen * PHASES_N +
  * phase): user space flips `gen`, then reads and zeroes the generation no
@@ -90,41 +73,22 @@ SEC("usdt")
 int BPF_USDT(request__phase, __u64 id, int phase, const char *name, const char *uri,
 	     __u64 elapsed_us)
 {
-	__u64 now = bpf_ktime_get_ns();
-	struct phase_req *r, fresh = {};
+	struct phase_req *r;
 
 	if (!trace_pid_match())
 		return 0;
-	r = bpf_map_lookup_elem(&reqs, &id);
-	if (!r) {
-		/* Only a request seen from its first probe has a read phase. */
-		if (phase != HTTPD_PHASE_TRANSLATE)
-			return 0;
-		fresh.ts = now;
-		fresh.ns[HTTPD_PHASE_READ] = elapsed_us * 1000;
-		fresh.phase = HTTPD_PHASE_TRANSLATE;
-		fresh.ran = 1U << HTTPD_PHASE_READ | 1U << HTTPD_PHASE_TRANSLATE;
-		bpf_map_update_elem(&reqs, &id, &fresh, BPF_ANY);
-		return 0;
-	}
-	if (r->phase < PHASES_N)
-		r->ns[r->phase] += now - r->ts;
-	if (phase == HTTPD_PHASE_END) {
+	r = phase_track(id, phase, elapsed_us);
+	if (r) {
 		req_end(id, r, uri);
-		bpf_map_delete_elem(&reqs, &id);
-		return 0;
+		phase_track_done(id);
 	}
-	r->ts = now;
-	r->phase = phase;
-	if (phase >= 0 && phase < PHASES_N)
-		r->ran |= 1U << phase;
 	return 0;
 }
 
 SEC("usdt")
 int BPF_USDT(request__done, __u64 id, int status)
 {
-	struct phase_req *r = bpf_map_lookup_elem(&reqs, &id);
+	struct phase_req *r = bpf_map_lookup_elem(&phase_reqs, &id);
 
 	if (r)
 		r->status = status;
