@@ -16,7 +16,10 @@ Four measurements, each against its own baseline taken in the same run:
               nop (the kernel's floor) and the 1-byte nop site of sys/sdt.h.
   footprint   each httpdtrace subcommand's own CPU share and RSS while Apache
               serves a held rate (wrk connections that each pause 1 ms between
-              requests; the achieved rate is reported).
+              requests; the achieved rate is reported); the exporter is scraped
+              every second meanwhile, as Prometheus would.
+  series      the exporter's scrape time and RSS with 5,000 request label sets
+              (statuses x methods x protocols sent to an Apache of its own).
 
 It writes a Markdown report (bench/RESULTS.md by default) with the machine,
 versions, tables and, for each target of the issue, met or missed and why.
@@ -39,13 +42,15 @@ import re
 import shutil
 import signal
 import statistics
+import urllib.request
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 from harness import semaphores
-from harness.httpd import BUILD, MODULE, Httpd
+from harness.httpd import BUILD, MODULE, Httpd, free_port
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
@@ -59,10 +64,10 @@ NOT_BUILT = "not built yet"
 
 # Sizes: the full bench, and the smoke run of `make check`.
 PROFILES = {
-    "full": dict(rounds=6, seconds=3, warmup=2, threads=2, conns=16,
+    "full": dict(rounds=6, seconds=3, warmup=2, threads=2, conns=16, scrapes=20,
                  hold_seconds=10, hold_rate=10000, cg_requests=(200, 1200),
                  cg_reps=3, hit_n=300000, hit_chunks=30, hit_reps=3),
-    "smoke": dict(rounds=2, seconds=1, warmup=1, threads=2, conns=8,
+    "smoke": dict(rounds=2, seconds=1, warmup=1, threads=2, conns=8, scrapes=3,
                   hold_seconds=2, hold_rate=2000, cg_requests=(10, 60),
                   cg_reps=1, hit_n=20000, hit_chunks=4, hit_reps=1),
 }
@@ -75,6 +80,7 @@ CONFIGS = [
     ("latency", "traced: httpdtrace latency", True, False, "latency"),
     ("requests", "traced: httpdtrace requests -j > /dev/null", True, False, "requests"),
     ("top", "traced: httpdtrace top -b", True, False, "top"),
+    ("exporter", "traced: httpdtrace exporter, scraped every second", True, False, "exporter"),
     ("accesslog", "access log on, no module", False, True, None),
 ]
 
@@ -83,7 +89,12 @@ TOOL_ARGS = {
     "latency": ["latency", "1"],
     "requests": ["requests", "-j"],
     "top": ["top", "-b"],
+    "exporter": ["exporter"],     # --listen on a free port is added per run
 }
+SCRAPE_EVERY = 1.0                # seconds, as a Prometheus scrape interval
+# The exporter's scrape measured with this many request label sets (smoke:
+# fewer): statuses x methods x protocols sent to one instance.
+SERIES = {"full": 5000, "smoke": 200}
 
 # Callgrind runs prefork: in one process (-X) it blocks in accept between
 # requests, where event's listener thread wakes on timers, so the count of a
@@ -179,16 +190,22 @@ def module_state(pid, so):
 class Tracer:
     """One httpdtrace subcommand attached to one Apache's module copy."""
 
-    def __init__(self, sub, so, workdir):
-        self.sub, self.so = sub, so
+    def __init__(self, sub, so, workdir, args=()):
+        self.sub, self.so, self.args = sub, so, list(args)
         self.err_path = os.path.join(workdir, "%s.stderr" % sub)
         self.out_path = os.path.join(workdir, "%s.stdout" % sub)
         self.proc = None
+        self.port = None
+        self.scraping = None
 
     def start(self, httpd, timeout=30):
         out = subprocess.DEVNULL if self.sub == "requests" else open(self.out_path, "w")
+        args = TOOL_ARGS[self.sub] + self.args
+        if self.sub == "exporter":
+            self.port = free_port()
+            args += ["--listen", "127.0.0.1:%d" % self.port]
         with open(self.err_path, "w") as err:
-            self.proc = subprocess.Popen([HTTPDTRACE] + TOOL_ARGS[self.sub] + ["-m", self.so],
+            self.proc = subprocess.Popen([HTTPDTRACE] + args + ["-m", self.so],
                                          stdout=out, stderr=err, start_new_session=True)
         if out is not subprocess.DEVNULL:
             out.close()
@@ -198,6 +215,9 @@ class Tracer:
                 raise RuntimeError("httpdtrace %s exited %s: %s" % (
                     self.sub, self.proc.returncode, self.stderr().strip()[-500:]))
             if any(module_state(p, self.so)[0] for p in httpd.children()):
+                if self.port:
+                    self.scraping = threading.Event()
+                    threading.Thread(target=self._scrape_every, daemon=True).start()
                 return self
             time.sleep(0.1)
         raise RuntimeError("httpdtrace %s did not enable any probe in %ds" % (self.sub, timeout))
@@ -221,7 +241,26 @@ class Tracer:
         m = re.search(r"(\d+) requests, \d+ dropped", self.stderr())
         return int(m.group(1)) if m else None
 
+    def scrape(self):
+        """One GET /metrics: (seconds it took, bytes)."""
+        t0 = time.time()
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=30)
+        c.request("GET", "/metrics")
+        body = c.getresponse().read()
+        c.close()
+        return time.time() - t0, len(body)
+
+    def _scrape_every(self):
+        """As Prometheus would, while the tool runs."""
+        while not self.scraping.wait(SCRAPE_EVERY):
+            try:
+                self.scrape()
+            except OSError:
+                pass
+
     def stop(self):
+        if self.scraping:
+            self.scraping.set()
         stop_process(self.proc)
 
 
@@ -566,6 +605,56 @@ class Bench:
                           rss_kb=rss, hwm_kb=hwm)
         self.results["footprint"] = res
 
+    def exporter_series(self):
+        """The exporter's scrape with SERIES request label sets: an Apache of
+        its own answers each (status, method, protocol) once; then the
+        scrape's time (median of `scrapes`) and the exporter's RSS."""
+        n = SERIES[self.profile]
+        if tool_status("exporter"):
+            self.results["series"] = dict(missing=tool_status("exporter"))
+            return
+        h = self.new_httpd("series", True, False)
+        with open(os.path.join(h.root, "status.lua"), "w") as f:
+            f.write("function handle(r)\n  r.status = tonumber(r.args)\n"
+                    "  return apache2.OK\nend\n")
+        h.extra = "LuaMapHandler ^/s$ %s/status.lua\n" % h.root
+        h.start()
+        t = Tracer("exporter", os.path.realpath(h.module), self.workdir,
+                   ["--max-series", str(n + 100)])
+        try:
+            t.start(h)
+            t.scraping.set()            # scraped here, not in the background
+            methods = ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
+            sent = 0
+            for proto in ("HTTP/1.1", "HTTP/1.0"):
+                for m in methods:
+                    for status in range(200, 600):
+                        if sent == n:
+                            break
+                        c = http.client.HTTPConnection("127.0.0.1", h.port, timeout=10)
+                        c._http_vsn_str = proto
+                        c.request(m, "/s?%d" % status)
+                        c.getresponse().read()
+                        c.close()
+                        sent += 1
+            times, size = [], 0
+            for _ in range(self.p["scrapes"]):
+                secs, size = t.scrape()
+                times.append(secs)
+            rss, hwm = proc_mem_kb(t.proc.pid)
+            with urllib.request.urlopen("http://127.0.0.1:%d/metrics" % t.port) as r:
+                text = r.read().decode()
+            series = len(re.findall(r"^http_server_request_duration_seconds_count\{", text,
+                                    re.M))
+            self.results["series"] = dict(sent=sent, series=series,
+                                          scrape_s=statistics.median(times), bytes=size,
+                                          rss_kb=rss, hwm_kb=hwm)
+        except (OSError, RuntimeError, http.client.HTTPException) as e:
+            self.results["series"] = dict(missing="error: %s" % e)
+        finally:
+            t.stop()
+            h.stop()
+
     def run(self):
         self.results["busy_before"] = machine_busy()
         self.results["load_before"] = os.getloadavg()
@@ -577,6 +666,7 @@ class Bench:
             self.footprint()
         finally:
             self.stop_all()
+        self.exporter_series()
         self.results["drops"] = {n: t.drops() for n, t in self.tracers.items()}
         self.results["seen"] = {n: (t.seen(), self.sent.get(n, 0))
                                 for n, t in self.tracers.items()}
@@ -723,6 +813,25 @@ def targets(b, rows):
             drops, by["requests"]["rps"]), verdict(drops == 0, "the ring buffer overflowed "
                                                     "between drains: a larger buffer or "
                                                     "shorter drain interval would close it")))
+
+    out.append(ratio_target("exporter", 0.97, "exporter-traced (scraped every second)"))
+    fp = b.results.get("footprint", {}).get("exporter")
+    if not fp:
+        out.append(("exporter < 1 % of a core at 10k req/s, scraped every second",
+                    "error", unmeasured("exporter")))
+    else:
+        out.append(("exporter < 1 % of a core at 10k req/s, scraped every second",
+                    "%.2f %% CPU at %.0f req/s" % (fp["cpu"] * 100, fp["rate"]),
+                    verdict(fp["cpu"] < 0.01 and fp["rate"] >= 0.9 * 10000,
+                            "held rate was %.0f req/s, not 10k" % fp["rate"]
+                            if fp["rate"] < 0.9 * 10000 else
+                            "scrapes read and print every series each second")))
+    se = b.results.get("series", {})
+    out.append(("exporter scrape and RSS with %d series (measured, no target)" % SERIES[b.profile],
+                se.get("missing") or "%.1f ms a scrape (%d series, %.0f KB), RSS %.1f MB" % (
+                    se["scrape_s"] * 1000, se["series"], se["bytes"] / 1024,
+                    se["rss_kb"] / 1024), "" if not se.get("missing") else
+                "**not measured**"))
 
     fp = b.results.get("footprint", {}).get("top")
     if not fp:
@@ -901,6 +1010,11 @@ def smoke_checks(b, rows):
         h = b.results["hits"][key]
         ok = h["cpu"] > 0 and (not traced or h["counted"] == h["hits"])
         checks.append(("probe hit: " + label, ok, "%.1f ns, counted %s" % (h["cpu"], h["counted"])))
+    se = b.results.get("series", {})
+    checks.append(("exporter series: %d" % SERIES[b.profile],
+                   not se.get("missing") and 0 < se["series"] <= se["sent"],
+                   se.get("missing") or "%d series, %.1f ms" % (se["series"],
+                                                              se["scrape_s"] * 1000)))
     for name, label, _, _, tool in CONFIGS:
         if tool:
             f = b.results.get("footprint", {}).get(name)
