@@ -60,6 +60,16 @@ def curl(h, path, *args, host="test.local"):
     return r.stdout
 
 
+def said(t, text, timeout=30):
+    """Wait until the tool's stderr has a line containing text (what it
+    prints after the "tracing" line its harness waits for)."""
+    deadline = time.monotonic() + timeout
+    while not any(text in line for line in t.err):
+        assert time.monotonic() < deadline, "never said %r: %s" % (text, t.err)
+        time.sleep(0.02)
+    return [line for line in t.err if text in line]
+
+
 def exporter(httpdtrace, *args):
     port = free_port()
     t = httpdtrace("exporter", "-m", MODULE, "--listen", "127.0.0.1:%d" % port, *args)
@@ -453,7 +463,7 @@ def test_tls_and_basic_auth(httpdtrace, make_httpd, prometheus, tls, tmp_path):
     h = make_httpd("event")
     t = exporter(httpdtrace, "--tls-cert", cert, "--tls-key", key, "--basic-auth", auth)
     url = "https://127.0.0.1:%d/metrics" % t.port
-    assert "https://127.0.0.1:%d/metrics" % t.port in "".join(t.err)
+    said(t, "httpdtrace: metrics at https://127.0.0.1:%d/metrics" % t.port)
     r = subprocess.run(["curl", "-s", "-i", "--cacert", str(cert), url], capture_output=True,
                        text=True)
     assert r.stdout.startswith("HTTP/1.1 401") and 'WWW-Authenticate: Basic realm=' in r.stdout
@@ -499,6 +509,7 @@ def test_tls_options_errors(tracing, tls, tmp_path):
 def test_non_loopback_without_protection_warns(httpdtrace, make_httpd):
     port = free_port()
     t = httpdtrace("exporter", "-m", MODULE, "--listen", "0.0.0.0:%d" % port)
-    assert ("httpdtrace: warning: 0.0.0.0:%d is not a loopback address, and the metrics are "
-            "served in clear text to anyone: give --tls-cert, --tls-key and --basic-auth, or "
-            "keep it behind a firewall\n" % port) in t.err, t.err
+    assert said(t, "is not a loopback address") == [
+        "httpdtrace: warning: 0.0.0.0:%d is not a loopback address, and the metrics are "
+        "served in clear text to anyone: give --tls-cert, --tls-key and --basic-auth, or "
+        "keep it behind a firewall\n" % port], t.err
