@@ -624,7 +624,7 @@ class Bench:
         try:
             t.start(h)
             t.scraping.set()            # scraped here, not in the background
-            methods = ["GET", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
+            methods = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
             sent = 0
             for proto in ("HTTP/1.1", "HTTP/1.0"):
                 for m in methods:
