@@ -62,6 +62,9 @@ $(BUILD)/httpd_provider.h: module/httpd_provider.d | $(BUILD)
 $(BUILD)/mod_dtprovider.o: module/mod_dtprovider.c $(BUILD)/httpd_provider.h
 	$(CC) $(MOD_CFLAGS) -c $< -o $@
 
+$(BUILD)/traceparent.o: module/traceparent.c | $(BUILD)
+	$(CC) $(MOD_CFLAGS) -c $< -o $@
+
 # Linux (systemtap's dtrace): -G only makes the semaphores. DTrace proper
 # rewrites the module's object and wants it on the command line.
 ifeq ($(OS),Linux)
@@ -72,7 +75,7 @@ $(BUILD)/httpd_provider.o: module/httpd_provider.d $(BUILD)/mod_dtprovider.o
 	$(DTRACE) -G -s $< -o $@ $(BUILD)/mod_dtprovider.o
 endif
 
-$(MODULE): $(BUILD)/mod_dtprovider.o $(BUILD)/httpd_provider.o
+$(MODULE): $(BUILD)/mod_dtprovider.o $(BUILD)/traceparent.o $(BUILD)/httpd_provider.o
 	$(CC) -shared -o $@ $^
 ifeq ($(OS),Linux)
 	DTP_SDT_NOP1=$(SDT_NOP1) module/check-probes.sh $@ module/httpd_provider.d
@@ -138,11 +141,11 @@ $(TOOL): $(TOOL_OBJS)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_LIBS := $(BUILD)/src/hist.o $(BUILD)/src/fmt.o $(BUILD)/src/filter.o $(BUILD)/src/options.o \
              $(BUILD)/src/exposition.o $(BUILD)/src/top_table.o $(BUILD)/src/top_view.o \
-             $(BUILD)/src/top_report.o
+             $(BUILD)/src/top_report.o $(BUILD)/traceparent.o
 UNIT_BIN  := $(BUILD)/unit-tests
 
 $(UNIT_BIN): $(UNIT_SRCS) tests/unit/unit.h $(UNIT_LIBS)
-	$(CC) -O1 -g $(WARN) -Isrc -Itests/unit -o $@ $(UNIT_SRCS) $(UNIT_LIBS)
+	$(CC) -O1 -g $(WARN) -Isrc -Imodule -Itests/unit -o $@ $(UNIT_SRCS) $(UNIT_LIBS)
 
 # ---------------------------------------------------------------------------
 # Tests

@@ -6,10 +6,12 @@
  * args[5] is an httpd_reqinfo_t * whose fields are already copied in from
  * Apache's memory, and D scripts read args[5]->hri_vhost like any struct.
  *
- * struct httpd_request_info below is version 1 of the struct in
+ * struct httpd_request_info below is version 2 of the struct in
  * mod_dtprovider.h, the same layout on every ABI (strings are 64-bit
  * addresses). Later versions only append fields (docs/probes.md), so this
- * translator stays valid; a new version adds fields here too.
+ * translator stays valid; a new version adds fields here too. Fields a
+ * version added are read only when the module's struct has them, so the
+ * translator also serves a module of an earlier version.
  *
  * Not tested by this project's CI (Linux, no DTrace): its field names are
  * checked against mod_dtprovider.h and the D scripts by
@@ -38,11 +40,13 @@ struct httpd_request_info {
 	uint64_t peer_ip;
 	uint64_t useragent_ip;
 	uint64_t user_agent;
+	uint64_t trace_id;
+	uint64_t parent_id;
 };
 
 /* Request-done's args[5]: the request info, copied in. */
 typedef struct httpd_reqinfo {
-	uint32_t hri_version;		/* struct version, 1 */
+	uint32_t hri_version;		/* struct version, 2 */
 	uint64_t hri_id;		/* request id, as args[0] */
 	uint64_t hri_conn_id;		/* client connection id, 0 if unknown */
 	uint64_t hri_bytes_in;		/* request body bytes read */
@@ -62,6 +66,8 @@ typedef struct httpd_reqinfo {
 	string hri_peer_ip;		/* client address of the connection */
 	string hri_useragent_ip;	/* client as mod_remoteip says */
 	string hri_user_agent;		/* User-Agent header */
+	string hri_trace_id;		/* W3C traceparent's trace-id, "" */
+	string hri_parent_id;		/* and its parent-id (version 2) */
 	string hri_local;		/* "ip:port", IPv6 as "[ip]:port": */
 	string hri_remote;		/* conninfo_t's ci_local, ci_remote */
 } httpd_reqinfo_t;
@@ -107,6 +113,12 @@ translator httpd_reqinfo_t < struct httpd_request_info *P > {
 	    (uintptr_t)&P->useragent_ip, sizeof (uint64_t)));
 	hri_user_agent = copyinstr((uintptr_t)*(uint64_t *)copyin(
 	    (uintptr_t)&P->user_agent, sizeof (uint64_t)));
+	hri_trace_id = *(uint32_t *)copyin((uintptr_t)&P->version,
+	    sizeof (uint32_t)) >= 2 ? copyinstr((uintptr_t)*(uint64_t *)copyin(
+	    (uintptr_t)&P->trace_id, sizeof (uint64_t))) : "";
+	hri_parent_id = *(uint32_t *)copyin((uintptr_t)&P->version,
+	    sizeof (uint32_t)) >= 2 ? copyinstr((uintptr_t)*(uint64_t *)copyin(
+	    (uintptr_t)&P->parent_id, sizeof (uint64_t))) : "";
 	hri_local = strjoin(index(copyinstr((uintptr_t)*(uint64_t *)copyin(
 	    (uintptr_t)&P->local_ip, sizeof (uint64_t))), ":") >= 0 ?
 	    strjoin("[", strjoin(copyinstr((uintptr_t)*(uint64_t *)copyin(

@@ -122,6 +122,7 @@ DTP_SEM_GROUP(dtp_sems_log, httpd_request__done_semaphore);
 #endif
 
 #include "mod_dtprovider.h"
+#include "traceparent.h"
 
 module AP_MODULE_DECLARE_DATA dtprovider_module;
 
@@ -758,6 +759,7 @@ static int dtp_handler(request_rec *r)
 static DTP_COLD int dtp_log_transaction_traced(request_rec *r)
 {
     struct httpd_request_info info;
+    char trace_id[DTP_TRACE_ID_LEN + 1], parent_id[DTP_PARENT_ID_LEN + 1];
     const request_rec *last = r;
     dtp_req_t *rs = dtp_req_state(r);
     dtp_conn_t *cs;
@@ -810,6 +812,10 @@ static DTP_COLD int dtp_log_transaction_traced(request_rec *r)
     info.useragent_ip = (uintptr_t)dtp_str(r->useragent_ip);
     info.user_agent = (uintptr_t)dtp_str(apr_table_get(r->headers_in,
                                                        "User-Agent"));
+    dtp_traceparent(apr_table_get(r->headers_in, "traceparent"), trace_id,
+                    parent_id);
+    info.trace_id = (uintptr_t)dtp_str(trace_id);
+    info.parent_id = (uintptr_t)dtp_str(parent_id);
 
     HTTPD_REQUEST_DONE(info.id, info.status, info.latency_us,
                        (const char *)(uintptr_t)info.method,

@@ -20,7 +20,7 @@
 #ifndef MOD_DTPROVIDER_H
 #define MOD_DTPROVIDER_H
 
-#define HTTPD_REQUEST_INFO_VERSION 1
+#define HTTPD_REQUEST_INFO_VERSION 2
 
 struct httpd_request_info {
     /* version 1 */
@@ -45,7 +45,12 @@ struct httpd_request_info {
     unsigned long long peer_ip;  /* 120: client address of the connection */
     unsigned long long useragent_ip; /* 128: client as mod_remoteip says */
     unsigned long long user_agent;   /* 136: User-Agent request header */
-};                               /* 144 bytes */
+    /* version 2 */
+    unsigned long long trace_id;  /* 144: W3C traceparent's trace-id, 32
+                                     lowercase hex digits ("": no valid
+                                     traceparent header) */
+    unsigned long long parent_id; /* 152: its parent-id, 16 hex digits */
+};                               /* 160 bytes (144 in version 1) */
 
 /* httpd:::request-phase's phase argument: the phase that begins. Each phase
  * ends where the next probe of the same request id fires. Phase 0 (read) has

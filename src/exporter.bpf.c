@@ -100,6 +100,38 @@ static __always_inline __u8 method_index(const char *m)
 	return 0;
 }
 
+/* A lowercase hex digit's value, or 16 when c is none. */
+static __always_inline __u8 hex_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	return 16;
+}
+
+/* The trace-id string of a version-2 info struct (32 hex digits or "") as
+ * 16 bytes in out; all zero when absent or not hex. */
+static __always_inline void trace_id_read(__u8 out[16], const struct httpd_request_info *info)
+{
+	char hex[STR_TRACE_ID] = {};
+	__u8 hi, lo;
+
+	__builtin_memset(out, 0, 16);
+	if (info->version < 2 || TRACE_STR(hex, info->trace_id) != STR_TRACE_ID)
+		return;
+#pragma unroll
+	for (int i = 0; i < 16; i++) {
+		hi = hex_value(hex[2 * i]);
+		lo = hex_value(hex[2 * i + 1]);
+		if ((hi | lo) > 15) {
+			__builtin_memset(out, 0, 16);
+			return;
+		}
+		out[i] = hi << 4 | lo;
+	}
+}
+
 static __always_inline __u8 protocol_index(const char *p)
 {
 	/* "HTTP/1.0", "HTTP/1.1", "HTTP/2.0" */
@@ -205,6 +237,7 @@ int BPF_USDT(request__done, __u64 id, int status, __u64 latency_us, const char *
 		v->exemplar[b].id = id;
 		v->exemplar[b].latency_us = latency_us;
 		v->exemplar[b].ts_ns = bpf_ktime_get_ns();
+		trace_id_read(v->exemplar[b].trace_id, &info);
 	}
 	__sync_fetch_and_add(&v->response_bytes, info.bytes_out);
 	BUCKET_ADD(v->response, size_bounds, EXP_SIZE_BUCKETS, info.bytes_out);

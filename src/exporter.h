@@ -69,11 +69,14 @@ struct exp_req_key {
 };
 
 /* The latest request that fell in a duration bucket (OpenMetrics exemplar):
- * its id, latency and when (bpf_ktime_get_ns; 0: none yet). */
+ * its id, latency, when (bpf_ktime_get_ns; 0: none yet) and the W3C trace-id
+ * it carried in a traceparent header (info struct version 2), as 16 bytes;
+ * all zero (never a valid trace-id): none. */
 struct exp_exemplar {
 	__u64 id;
 	__u64 latency_us;
 	__u64 ts_ns;
+	__u8 trace_id[16];
 };
 
 /* Per bucket counts (not cumulative: user space sums them up). */

@@ -40,6 +40,22 @@ static struct exporter_bpf *skel;
 static const struct exporter_config *cfg;
 static int ncpus;
 
+/* A trace-id's 16 bytes as 32 lowercase hex digits in out; "" when all
+ * zero (none). Returns out. */
+static const char *trace_hex(char out[33], const __u8 id[16])
+{
+	static const char digits[] = "0123456789abcdef";
+	__u8 any = 0;
+
+	for (int i = 0; i < 16; i++) {
+		out[2 * i] = digits[id[i] >> 4];
+		out[2 * i + 1] = digits[id[i] & 15];
+		any |= id[i];
+	}
+	out[any ? 32 : 0] = '\0';
+	return out;
+}
+
 /* Add one CPU's counters to sum; of the exemplars, keep the newest. */
 static void val_add(struct exp_req_val *sum, const struct exp_req_val *v)
 {
@@ -158,11 +174,13 @@ static void write_requests(struct expo *o, struct series *s, int n)
 		for (int i = 0; i < n; i++) {
 			const char *v = (const char *)&s[i].val;
 			struct expo_exemplar ex[EXP_DUR_BUCKETS + 1];
+			char trace[EXP_DUR_BUCKETS + 1][33];
 
 			/* exemplars on the duration buckets: the latest request in each */
-			for (int b = 0; b <= EXP_DUR_BUCKETS; b++) {
+			for (int b = 0; b <= EXP_DUR_BUCKETS && h == 0; b++) {
 				ex[b].request_id = s[i].val.exemplar[b].id;
 				ex[b].value = (double)s[i].val.exemplar[b].latency_us / 1e6;
+				ex[b].trace_id = trace_hex(trace[b], s[i].val.exemplar[b].trace_id);
 			}
 			series_labels(labels, sizeof(labels), &s[i]);
 			expo_hist(o, hists[h].name, labels, hists[h].bounds,

@@ -71,8 +71,15 @@ void expo_head(struct expo *o, const char *name, const char *type, const char *h
 
 static void exemplar(struct expo *o, const struct expo_exemplar *e)
 {
-	if (o->openmetrics && e && e->request_id)
-		expo_printf(o, " # {request_id=\"%llu\"} %.9g", e->request_id, e->value);
+	if (o->openmetrics && e && e->request_id) {
+		expo_printf(o, " # {");
+		if (e->trace_id && *e->trace_id) {
+			expo_printf(o, "trace_id=\"");
+			expo_label(o, e->trace_id, 32);
+			expo_printf(o, "\",");
+		}
+		expo_printf(o, "request_id=\"%llu\"} %.9g", e->request_id, e->value);
+	}
 	expo_printf(o, "\n");
 }
 

@@ -16,10 +16,11 @@ struct expo {
 };
 
 /* An exemplar of a histogram bucket (OpenMetrics only): one request that
- * fell in it. */
+ * fell in it, by its W3C trace id when it had one, and its request id. */
 struct expo_exemplar {
 	unsigned long long request_id; /* 0: none */
 	double value;
+	const char *trace_id;          /* NULL or "": none */
 };
 
 void expo_printf(struct expo *o, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -57,6 +57,12 @@ int BPF_USDT(request__done, __u64 id, int status, __u64 latency_us, const char *
 	TRACE_STR(e->uri, info.uri);
 	TRACE_STR(e->query, info.query);
 	TRACE_STR(e->user_agent, info.user_agent);
+	if (info.version >= 2) {
+		TRACE_STR(e->trace_id, info.trace_id);
+		TRACE_STR(e->parent_id, info.parent_id);
+	} else {
+		e->trace_id[0] = e->parent_id[0] = 0;
+	}
 	trace_submit(e);
 	return 0;
 }

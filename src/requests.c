@@ -136,6 +136,8 @@ static void print_json(const struct request_event *e)
 	json_str("peer_ip", e->peer_ip);
 	json_str("useragent_ip", e->useragent_ip);
 	json_str("user_agent", e->user_agent);
+	json_str("trace_id", e->trace_id);
+	json_str("parent_id", e->parent_id);
 	printf("}\n");
 }
 

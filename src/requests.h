@@ -1,7 +1,8 @@
 /*
  * requests.h - the event `httpdtrace requests` streams from BPF to user space:
- * every field of struct httpd_request_info v1 (module/mod_dtprovider.h) with
+ * every field of struct httpd_request_info v2 (module/mod_dtprovider.h) with
  * its strings copied out of the traced process, plus pid, tid and the time.
+ * From a version-1 module, trace_id and parent_id are empty.
  * Strings longer than their array are cut to its size minus one.
  */
 #ifndef REQUESTS_H
@@ -27,6 +28,8 @@ struct request_event {
 	char uri[STR_URI];
 	char query[STR_URI];
 	char user_agent[STR_UA];
+	char trace_id[STR_TRACE_ID];
+	char parent_id[STR_PARENT_ID];
 };
 
 #endif /* REQUESTS_H */

@@ -11,6 +11,8 @@
 #define STR_IP 48       /* an address as text (IPv6 fits) */
 #define STR_URI 256     /* uri, query */
 #define STR_UA 192      /* user agent */
+#define STR_TRACE_ID 33 /* W3C trace-id: 32 hex digits */
+#define STR_PARENT_ID 17 /* W3C parent-id: 16 hex digits */
 
 /* top keeps one hash map entry per distinct (uri, client, vhost, handler,
  * method, status): shorter keys keep that table small. */

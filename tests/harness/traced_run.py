@@ -116,7 +116,7 @@ class Scenario:
         exp = dict(status=status, method="GET", uri=uri, query="", bytes_in=0,
                    bytes_out=bytes_out, protocol="HTTP/1.1", vhost=VHOST, handler="",
                    peer_ip=self.ip, local_ip=self.ip, useragent_ip=self.ip, user_agent="",
-                   start=True)
+                   trace_id="", parent_id="", start=True)
         exp.update(kw)
         self.expect.append(exp)
 
@@ -400,6 +400,30 @@ def sc_remoteip(h):
     return sc
 
 
+TRACE_ID, PARENT_ID = "0af7651916cd43dd8448eb211c80319c", "b7ad6b7169203331"
+
+
+def sc_traceparent(h):
+    """W3C traceparent: a valid header's ids in the info struct (version 2);
+    an invalid one (uppercase hex, version ff, two headers that Apache joins
+    with ", ") gives "", as the recommendation says; a later version may
+    carry more after its flags."""
+    sc = Scenario("traceparent")
+    tp = "00-%s-%s-01" % (TRACE_ID, PARENT_ID)
+    headers = ["traceparent: %s\r\n" % tp,
+               "traceparent: %s\r\n" % tp.upper(),
+               "traceparent: ff%s\r\n" % tp[2:],
+               "traceparent: %s\r\ntraceparent: %s\r\n" % (tp, tp),
+               "Traceparent: 7f%s-more-to-come\r\n" % tp[2:]]
+    got = exchange(h, sc, [get("/static.html?tp=%d" % n, headers=hd)
+                           for n, hd in enumerate(headers)])
+    assert [g[0] for g in got] == [200] * len(headers)
+    for n in range(len(headers)):
+        ids = dict(trace_id=TRACE_ID, parent_id=PARENT_ID) if n in (0, 4) else {}
+        sc.request("/static.html", 200, STATIC, query="tp=%d" % n, **ids)
+    return sc
+
+
 H2_PATHS = ["/static.html?h2=1", "/static.html?h2=2", "/nope.html?h2=3", "/dir/?h2=4"]
 
 
@@ -442,11 +466,8 @@ def sc_h2(h):
 
 SCENARIOS = [sc_static, sc_not_found, sc_error_document, sc_error_document_lua,
              sc_dir_index, sc_dir_index_lua, sc_keepalive, sc_query, sc_ipv6,
-             sc_bad_request, sc_uri_too_long]
-SCENARIOS = [sc_static, sc_not_found, sc_error_document, sc_error_document_lua,
-             sc_dir_index, sc_dir_index_lua, sc_keepalive, sc_query, sc_ipv6,
              sc_bad_request, sc_uri_too_long, sc_post, sc_remoteip, sc_head,
-             sc_pipelined]
+             sc_pipelined, sc_traceparent]
 NAMES = [f.__name__ for f in SCENARIOS] + ["sc_timeout", "sc_h2"]
 
 

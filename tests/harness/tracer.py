@@ -48,7 +48,8 @@ LINES = {
          enumerate([("info_method", "method"), ("info_uri", "uri"), ("query", "query"),
                     ("protocol", "protocol"), ("vhost", "vhost"), ("handler", "handler"),
                     ("local_ip", "local_ip"), ("peer_ip", "peer_ip"),
-                    ("useragent_ip", "useragent_ip"), ("user_agent", "user_agent")])],
+                    ("useragent_ip", "useragent_ip"), ("user_agent", "user_agent"),
+                    ("trace_id", "trace_id"), ("parent_id", "parent_id")])],
     "conn__start": [
         ("C1", ["peer_port", "local_port", "pid"], "%d\t%d\t%d", "arg2, arg4, pid"),
         ("C3", ["peer_ip"], "%s", "str(arg1)"),

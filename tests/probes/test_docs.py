@@ -94,7 +94,7 @@ def test_info_struct_table_matches_header():
         want.append((str(offset), str(size), name))
         offset += size
     assert [tuple(r[:3]) for r in rows[1:]] == want
-    assert offset == 144
+    assert offset == 160
 
 
 def test_docs_offsets_in_one_liners_match_the_struct():

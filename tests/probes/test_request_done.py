@@ -23,7 +23,7 @@ def check_done(run, sc, cid, d, exp):
     assert (d["conn_id"], d["local_port"]) == (cid, h.port)
     assert d["peer_port"] == ev.conn_starts[cid]["peer_port"]
     # the info struct agrees with the flat arguments
-    assert (d["version"], d["size"]) == (1, 144)
+    assert (d["version"], d["size"]) == (2, 160)
     assert (d["info_id"], d["info_status"], d["info_latency_us"]) == \
         (d["id"], d["status"], d["latency_us"])
     assert (d["info_method"], d["info_uri"]) == (d["method"], d["uri"])

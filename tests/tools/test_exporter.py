@@ -54,6 +54,9 @@ def samples(text, name):
     return out
 
 
+TRACE_ID, SPAN_ID = "4bf92f3577b34da6a3ce929d0e0e4736", "00f067aa0ba902b7"
+
+
 def curl(h, path, *args, host="test.local"):
     r = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", "-H",
                         "Host: " + host, *args, h.url(path)], capture_output=True, text=True)
@@ -357,14 +360,15 @@ def test_bad_routes_file(tracing, tmp_path, text, why):
 def test_openmetrics_and_exemplars(httpdtrace, make_httpd, prometheus):
     """Asked for OpenMetrics (as Prometheus asks first), the exporter answers
     in it, and each duration bucket carries an exemplar: the latest request
-    that fell in it, by the id httpdtrace requests shows for that request.
-    Prometheus stores it (exemplar storage on) with the series."""
+    that fell in it, by the id httpdtrace requests shows for that request,
+    and by its W3C trace id when it carried a traceparent header. Prometheus
+    stores them (exemplar storage on) with the series."""
     h = make_httpd("event")
     handlers.install(h)
     t = exporter(httpdtrace)
     r = httpdtrace("requests", "-m", MODULE, "-j")
     assert curl(h, "/static.html") == "200"
-    assert curl(h, "/sleep.lua") == "200"
+    assert curl(h, "/sleep.lua", "-H", "traceparent: 00-%s-%s-01" % (TRACE_ID, SPAN_ID)) == "200"
     h.wait_access_lines(2)
     req = urllib.request.Request("http://127.0.0.1:%d/metrics" % t.port,
                                  headers={"Accept": "application/openmetrics-text; "
@@ -380,16 +384,21 @@ def test_openmetrics_and_exemplars(httpdtrace, make_httpd, prometheus):
     slow = [l for l in text.splitlines()
             if l.startswith(DUR + "_bucket{") and 'le="0.25"' in l and " # {" in l]
     assert len(slow) == 1, text
-    m = re.search(r' # \{request_id="(\d+)"\} (\S+)$', slow[0])
-    assert int(m.group(1)) == ids["/sleep.lua"]
-    assert 0.2 <= float(m.group(2)) <= 0.25
+    m = re.search(r' # \{trace_id="(\w+)",request_id="(\d+)"\} (\S+)$', slow[0])
+    assert (m.group(1), int(m.group(2))) == (TRACE_ID, ids["/sleep.lua"])
+    assert 0.2 <= float(m.group(3)) <= 0.25
+    fast = [l for l in text.splitlines() if l.startswith(DUR + "_bucket{") and
+            ' # {request_id="%d"}' % ids["/static.html"] in l]
+    assert len(fast) == 1, text
     # Prometheus parses it and keeps the exemplars
     p = prometheus(["127.0.0.1:%d" % t.port], features=["exemplar-storage"])
     p.wait_value("sum(%s_count)" % DUR, 2)
     deadline = time.monotonic() + 60
+    want = {(None, str(ids["/static.html"])), (TRACE_ID, str(ids["/sleep.lua"]))}
     while True:
-        got = {e[1].get("request_id") for e in p.exemplars(DUR + "_bucket")}
-        if got >= {str(ids["/sleep.lua"]), str(ids["/static.html"])}:
+        got = {(e[1].get("trace_id"), e[1].get("request_id"))
+               for e in p.exemplars(DUR + "_bucket")}
+        if got >= want:
             break
         assert time.monotonic() < deadline, got
         time.sleep(0.2)

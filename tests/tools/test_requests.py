@@ -17,6 +17,9 @@ from harness.httpd import MODULE
 from harness.httpdtrace import TOOL, Httpdtrace, parse_requests, run
 from harness.traffic import MIX, VHOSTS, send, send_mix
 
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+
+
 def asked(e):
     """The path the client asked for, from the log's request line (%U is the
     path after DirectoryIndex or an ErrorDocument redirect)."""
@@ -106,20 +109,31 @@ def test_json_has_every_field(httpdtrace, make_httpd):
     plain = httpdtrace("requests", "-m", MODULE, "-j")
     withq = httpdtrace("requests", "-m", MODULE, "-j", "-q")
     log = send_mix(h)
+    # one more, carrying a W3C traceparent header
+    c = http.client.HTTPConnection("127.0.0.1", h.port, timeout=10)
+    c.request("GET", "/static.html?traced=1", headers={"traceparent": TRACEPARENT})
+    assert c.getresponse().status == 200
+    c.close()
+    h.wait_access_lines(len(MIX) + 1)
     plain.stop()
     withq.stop(settle=0)
     fields = {"type", "time", "pid", "tid", "version", "size", "id", "conn_id", "bytes_in",
               "bytes_out", "start_us", "latency_us", "status", "local_port", "peer_port",
               "method", "uri", "query", "protocol", "vhost", "handler", "local_ip", "peer_ip",
-              "useragent_ip", "user_agent"}
+              "useragent_ip", "user_agent", "trace_id", "parent_id"}
     objs = withq.json()
-    assert len(objs) == len(MIX)
+    assert len(objs) == len(MIX) + 1
+    (traced,) = [o for o in objs if o["query"] == "traced=1"]
+    objs.remove(traced)
+    assert set(traced) == fields
+    assert (traced["trace_id"], traced["parent_id"]) == tuple(TRACEPARENT.split("-")[1:3])
+    assert all((o["trace_id"], o["parent_id"]) == ("", "") for o in objs)
     pids = set(h.children())
     by_port = {int(e["peer_port"]): e for e in log}
     for o in objs:
         assert set(o) == fields
         e = by_port[o["peer_port"]]
-        assert (o["version"], o["size"]) == (1, 144)
+        assert (o["version"], o["size"]) == (2, 160)
         assert o["status"] == int(e["status"]) and 0 < o["latency_us"] <= int(e["latency_us"])
         assert (o["method"], o["uri"], o["query"]) == (e["method"], asked(e),
                                                         e["query"].lstrip("?"))
@@ -138,11 +152,11 @@ def test_json_has_every_field(httpdtrace, make_httpd):
     post = [o for o in objs if o["method"] == "POST"][0]
     assert (post["bytes_in"], post["query"], post["handler"]) == (5, "token=s3cret", "lua-script")
     # Without -q the query is there but null; the rest is identical.
-    assert [o["query"] for o in plain.json()] == [None] * len(MIX)
-    assert sorted(o["id"] for o in plain.json()) == sorted(o["id"] for o in objs)
+    assert [o["query"] for o in plain.json()] == [None] * (len(MIX) + 1)
+    assert sorted(o["id"] for o in plain.json()) == sorted(o["id"] for o in objs + [traced])
     # The last line sums up, drops included.
     (s,) = withq.json("summary")
-    assert s == {"type": "summary", "requests": len(MIX), "dropped": 0}
+    assert s == {"type": "summary", "requests": len(MIX) + 1, "dropped": 0}
 
 
 def test_pid_filter_parent_and_child(httpdtrace, make_httpd):

@@ -69,20 +69,23 @@ static void test_openmetrics(void)
 {
 	static const unsigned long long bounds[2] = { 500, 1000 };
 	static const unsigned long long buckets[2] = { 1, 1 };
-	static const struct expo_exemplar ex[3] = { { 42, 0.0004 }, { 0, 0 }, { 7, 2.5 } };
+	static const struct expo_exemplar ex[3] = {
+		{ 42, 0.0004, "4bf92f3577b34da6a3ce929d0e0e4736" }, { 0, 0, NULL }, { 7, 2.5, "" } };
 	struct expo o = { .openmetrics = true };
 
 	/* a counter's family has no _total, its samples do; a gauge is as is */
 	expo_head(&o, "c_total", "counter", "C.");
 	expo_printf(&o, "c_total 3\n");
 	expo_head(&o, "g_total", "gauge", "G.");
-	/* exemplars after their bucket, none where the request id is 0 */
+	/* exemplars after their bucket, none where the request id is 0; the
+	 * trace id first where there is one */
 	expo_hist(&o, "h_seconds", "", bounds, buckets, 2, 1e6, 2900000, 3, ex);
 	expo_end(&o);
 	CHECK_STR(o.buf,
 		  "# HELP c C.\n# TYPE c counter\nc_total 3\n"
 		  "# HELP g_total G.\n# TYPE g_total gauge\n"
-		  "h_seconds_bucket{le=\"0.0005\"} 1 # {request_id=\"42\"} 0.0004\n"
+		  "h_seconds_bucket{le=\"0.0005\"} 1 # {trace_id=\"4bf92f3577b34da6a3ce929d0e0e4736\","
+		  "request_id=\"42\"} 0.0004\n"
 		  "h_seconds_bucket{le=\"0.001\"} 2\n"
 		  "h_seconds_bucket{le=\"+Inf\"} 3 # {request_id=\"7\"} 2.5\n"
 		  "h_seconds_sum 2.9\n"

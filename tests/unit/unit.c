@@ -15,6 +15,7 @@ int main(void)
 	test_top_table();
 	test_top_view();
 	test_top_report();
+	test_traceparent();
 	printf("unit: %d passed, %d failed\n", unit_passed, unit_failed);
 	return unit_failed ? 1 : 0;
 }

@@ -48,6 +48,7 @@ extern int unit_passed, unit_failed;
 	} while (0)
 
 void test_hist(void);
+void test_traceparent(void);
 void test_fmt(void);
 void test_filter(void);
 void test_options(void);
