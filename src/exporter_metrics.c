@@ -342,7 +342,8 @@ char *exporter_metrics(struct exporter_bpf *s, const struct exporter_config *c, 
 	expo_printf(&o, "httpd_oldest_request_age_seconds %.6f\n",
 		   oldest_ns ? (double)(begin - oldest_ns) / 1e9 : 0.0);
 	write_connections(&o, &x);
-	write_phases(&o, &x);
+	if (cfg->phases)
+		write_phases(&o, &x);
 	expo_head(&o, "httpd_info", "gauge", "Apache servers that load the traced module.");
 	proc_each(info_one, &o);
 	expo_head(&o, "httpdtrace_exporter_requests_folded_total", "counter",

@@ -15,6 +15,7 @@ struct exporter_config {
 	unsigned long long max_series;  /* --max-series */
 	unsigned int nroutes;           /* --routes: the patterns as written */
 	const char (*route_names)[EXP_ROUTE_LEN + 1];
+	bool phases;                    /* --phases: request-phase is traced */
 };
 
 /* Every metric, read from the maps now, in the text format (version 0.0.4)

@@ -252,6 +252,8 @@ int trace_attach(struct trace *t)
 
 		if (strcmp(bpf_program__section_name(prog), "usdt"))
 			continue; /* tracepoints, uprobes: trace_attach_other() */
+		if (!bpf_program__autoload(prog))
+			continue; /* not loaded: not wanted this time */
 		probe_of_program(bpf_program__name(prog), name, sizeof(name));
 
 		if (!probes_has(notes, n, TRACE_PROVIDER, name)) {

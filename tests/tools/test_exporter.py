@@ -15,7 +15,7 @@ import urllib.request
 
 import pytest
 
-from harness import MPMS, handlers
+from harness import MPMS, handlers, semaphores
 from harness.httpd import MODULE, free_port
 from harness.httpdtrace import TOOL
 from harness.prometheus import Prometheus, available
@@ -412,7 +412,8 @@ def test_phase_histograms(httpdtrace, make_httpd):
     ran; the handler's sleep is the handler's."""
     h = make_httpd("event")
     handlers.install(h)
-    t = exporter(httpdtrace)
+    t = exporter(httpdtrace, "--phases")
+    assert any("tracing 5 probes" in l for l in t.err), t.err
     for path in ("/static.html", "/static.html", "/sleep.lua"):
         assert curl(h, path) == "200"
     h.wait_access_lines(3)
@@ -437,7 +438,7 @@ def test_phases_off_is_said(httpdtrace, make_httpd):
     """Without DTraceProviderPhases On the access, type and handler phases do
     not exist: they count nothing, and the exporter says why, once."""
     h = make_httpd("event", phases=False)
-    t = exporter(httpdtrace)
+    t = exporter(httpdtrace, "--phases")
     for _ in range(2):
         assert curl(h, "/static.html") == "200"
     h.wait_access_lines(2)
@@ -451,6 +452,27 @@ def test_phases_off_is_said(httpdtrace, make_httpd):
     t.stop()
     warned = [l for l in t.err if "no access, type or handler phase seen" in l]
     assert len(warned) == 1, t.err
+
+
+def test_phases_only_when_asked(httpdtrace, make_httpd):
+    """Without --phases the exporter leaves request-phase alone (its
+    semaphore stays 0 in every child, so the module computes no phase) and
+    serves no phase histogram; the request metrics are all there."""
+    h = make_httpd("event")
+    t = exporter(httpdtrace)
+    assert any("tracing 4 probes" in l for l in t.err), t.err
+    for _ in range(3):
+        assert curl(h, "/static.html") == "200"
+    h.wait_access_lines(3)
+    for pid in h.children():
+        sems = semaphores.values(pid, MODULE)
+        assert sems["request__phase"] == 0 and sems["request__done"] > 0, sems
+    text = metrics(t.port)
+    assert samples(text, DUR + "_count") == {
+        '{http_request_method="GET",http_response_status_code="200",'
+        'network_protocol_version="1.1",server_address="test.local"}': 3}, text
+    assert PHASE not in text
+    promtool_ok(text)
 
 
 @pytest.fixture
