@@ -88,6 +88,15 @@
 #ifdef __linux__
 #pragma GCC visibility push(hidden)
 #endif
+/* Probe arguments in registers (or immediates), never in memory: sys/sdt.h's
+ * default "nor" lets the compiler name a stack slot, which a tracer must
+ * then copy in from user memory, one read per argument per hit (request-
+ * done's six were all stack slots). A register is read from the saved
+ * registers for free. The loads happen after the is-enabled test, so the
+ * idle path is unchanged. */
+#if defined(__x86_64__) || defined(__aarch64__)
+#define STAP_SDT_ARG_CONSTRAINT nr
+#endif
 #include "httpd_provider.h"
 #ifdef __linux__
 #pragma GCC visibility pop

@@ -33,13 +33,8 @@ struct {
 	__type(value, struct exp_totals);
 } totals SEC(".maps");
 
-/* Request id -> when it started (bpf_ktime_get_ns). */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, EXP_MAX_INFLIGHT);
-	__type(key, __u64);
-	__type(value, __u64);
-} inflight SEC(".maps");
+/* The requests in flight (struct exp_inflight). */
+struct exp_inflight inflight[EXP_INFLIGHT_SLOTS] = {};
 
 /* Connection id -> when it was accepted. */
 struct {
@@ -174,19 +169,46 @@ static long route_try(__u32 i, struct route_match *m)
 }
 
 SEC("usdt")
-int BPF_USDT(request__start, __u64 id, __u64 conn_id, const char *method, const char *uri,
-	     const char *client_ip, const char *vhost)
+int request__start(struct pt_regs *ctx)
 {
-	__u64 now = bpf_ktime_get_ns();
+	__u64 id = trace_arg(ctx, 0), now = bpf_ktime_get_ns();
+	struct exp_totals *t;
+	__u32 zero = 0;
 
-	if (trace_pid_match())
-		bpf_map_update_elem(&inflight, &id, &now, BPF_ANY);
+	if (!trace_pid_match() || !id)
+		return 0;
+	for (__u32 i = 0; i < EXP_INFLIGHT_PROBE; i++) {
+		struct exp_inflight *s = &inflight[(id + i) & (EXP_INFLIGHT_SLOTS - 1)];
+
+		if (__sync_val_compare_and_swap(&s->id, 0, id) == 0) {
+			s->start_ns = now;
+			return 0;
+		}
+	}
+	t = bpf_map_lookup_elem(&totals, &zero);
+	if (t)
+		__sync_fetch_and_add(&t->untracked, 1);
 	return 0;
 }
 
+/* Free the slot request id took at its start, if it took one. */
+static __always_inline void inflight_done(__u64 id)
+{
+	for (__u32 i = 0; i < EXP_INFLIGHT_PROBE; i++) {
+		struct exp_inflight *s = &inflight[(id + i) & (EXP_INFLIGHT_SLOTS - 1)];
+
+		if (s->id == id) {
+			s->start_ns = 0;
+			__sync_val_compare_and_swap(&s->id, id, 0);
+			return;
+		}
+	}
+}
+
+/* Everything from the info struct (its id, status, latency, method and uri
+ * are the probe's other arguments): one argument fetched, not six. */
 SEC("usdt")
-int BPF_USDT(request__done, __u64 id, int status, __u64 latency_us, const char *method,
-	     const char *uri, const struct httpd_request_info *infop)
+int request__done(struct pt_regs *ctx)
 {
 	struct httpd_request_info info;
 	struct exp_req_key k = {};
@@ -194,14 +216,19 @@ int BPF_USDT(request__done, __u64 id, int status, __u64 latency_us, const char *
 	struct exp_totals *t;
 	char buf[16] = {};
 	__u32 zero = 0, b;
+	__u64 now, id, latency_us;
+	int status;
 
 	if (!trace_pid_match())
 		return 0;
-	bpf_map_delete_elem(&inflight, &id);
-	if (bpf_probe_read_user(&info, sizeof(info), infop))
+	if (bpf_probe_read_user(&info, sizeof(info), (const void *)trace_arg(ctx, 5)))
 		return 0;
+	id = info.id;
+	status = info.status;
+	latency_us = info.latency_us;
+	inflight_done(id);
 	k.status = status > 0 && status < 1000 ? status : 0;
-	TRACE_STR(buf, method);
+	TRACE_STR(buf, info.method);
 	k.method = method_index(buf);
 	__builtin_memset(buf, 0, sizeof(buf));
 	TRACE_STR(buf, info.protocol);
@@ -210,7 +237,7 @@ int BPF_USDT(request__done, __u64 id, int status, __u64 latency_us, const char *
 	if (nroutes) {
 		struct route_match m = {};
 
-		TRACE_STR(m.uri, uri);
+		TRACE_STR(m.uri, info.uri);
 		bpf_loop(nroutes, route_try, &m, 0);
 		k.route = m.route;
 	}
@@ -233,10 +260,13 @@ int BPF_USDT(request__done, __u64 id, int status, __u64 latency_us, const char *
 	b = bucket_of(dur_bounds, EXP_DUR_BUCKETS, latency_us);
 	if (b < EXP_DUR_BUCKETS)
 		__sync_fetch_and_add(&v->duration[b], 1);
-	if (b <= EXP_DUR_BUCKETS) { /* this CPU's copy: user space takes the newest */
+	/* this CPU's copy (user space takes the newest), at most once a second:
+	 * Prometheus reads it no more often, and the trace id costs a read */
+	now = bpf_ktime_get_ns();
+	if (b <= EXP_DUR_BUCKETS && now - v->exemplar[b].ts_ns >= EXP_EXEMPLAR_NS) {
 		v->exemplar[b].id = id;
 		v->exemplar[b].latency_us = latency_us;
-		v->exemplar[b].ts_ns = bpf_ktime_get_ns();
+		v->exemplar[b].ts_ns = now;
 		trace_id_read(v->exemplar[b].trace_id, &info);
 	}
 	__sync_fetch_and_add(&v->response_bytes, info.bytes_out);

@@ -11,7 +11,9 @@
 #include "sizes.h"
 
 #define EXP_MAX_SERIES 1000      /* default --max-series: request label sets */
-#define EXP_MAX_INFLIGHT 65536   /* requests followed from start to done */
+#define EXP_INFLIGHT_SLOTS 16384 /* requests followed from start to done (2^n) */
+#define EXP_INFLIGHT_PROBE 32    /* slots tried from a request's own */
+#define EXP_EXEMPLAR_NS 1000000000ULL /* a bucket's exemplar changes at most this often */
 #define EXP_MAX_OPEN 65536       /* connections followed from start to done */
 #define EXP_REASONS 6            /* conn-done's reasons (HTTPD_CONN_END_*) */
 
@@ -103,6 +105,18 @@ struct exp_totals {
 	__u64 conn_duration[EXP_CONN_DUR_BUCKETS];
 	__u64 conn_requests;
 	__u64 conn_requests_hist[EXP_CONN_REQS_BUCKETS];
+	__u64 untracked;                      /* begun with no in-flight slot free */
+};
+
+/* A request in flight, in a slot of the in-flight table (a global of the BPF
+ * object that user space reads in place): id 0 is a free slot; start_ns 0
+ * while the slot is being taken. Lock-free: a slot is taken with a
+ * compare-and-swap on id, from the request's own (id mod the table) onwards,
+ * and freed at its request-done. A hash map's update and delete take a lock
+ * with interrupts off, which cost more than the rest of the two programs. */
+struct exp_inflight {
+	__u64 id;
+	__u64 start_ns;
 };
 
 #endif /* EXPORTER_H */

@@ -194,17 +194,17 @@ static void write_requests(struct expo *o, struct series *s, int n)
 /* Requests in flight, and the start of the oldest (0: none). */
 static unsigned long long inflight(unsigned long long *oldest_ns)
 {
-	int fd = bpf_map__fd(skel->maps.inflight);
-	__u64 key, *prev = NULL, start;
+	const volatile struct exp_inflight *slots = skel->bss->inflight;
 	unsigned long long n = 0;
+	__u64 start;
 
 	*oldest_ns = 0;
-	while (bpf_map_get_next_key(fd, prev, &key) == 0) {
-		prev = &key;
-		if (bpf_map_lookup_elem(fd, &key, &start))
+	for (unsigned int i = 0; i < EXP_INFLIGHT_SLOTS; i++) {
+		if (!slots[i].id)
 			continue;
 		n++;
-		if (!*oldest_ns || start < *oldest_ns)
+		start = slots[i].start_ns; /* 0: being taken now */
+		if (start && (!*oldest_ns || start < *oldest_ns))
 			*oldest_ns = start;
 	}
 	return n;
@@ -346,6 +346,11 @@ char *exporter_metrics(struct exporter_bpf *s, const struct exporter_config *c, 
 		write_phases(&o, &x);
 	expo_head(&o, "httpd_info", "gauge", "Apache servers that load the traced module.");
 	proc_each(info_one, &o);
+	expo_head(&o, "httpdtrace_exporter_requests_untracked_total", "counter",
+		 "Requests begun while the in-flight table had no room near their slot: not in "
+		 "http_server_active_requests (they are counted when done).");
+	expo_printf(&o, "httpdtrace_exporter_requests_untracked_total %llu\n",
+		   (unsigned long long)x.untracked);
 	expo_head(&o, "httpdtrace_exporter_requests_folded_total", "counter",
 		 "Requests counted in the _other series: their label set was past --max-series.");
 	expo_printf(&o, "httpdtrace_exporter_requests_folded_total %llu\n",

@@ -74,18 +74,30 @@ static __always_inline bool uri_has(const char *uri)
 	return false;
 }
 
+/* The arguments are fetched as they are needed rather than all six up front
+ * (BPF_USDT's way): each fetch looks the probe's argument spec up in a map,
+ * and most runs need two of them. */
 SEC("usdt")
-int BPF_USDT(request__done, __u64 id, int status, __u64 latency_us, const char *method,
-	     const char *uri, const struct httpd_request_info *infop)
+int request__done(struct pt_regs *ctx)
 {
 	struct lat_key k = {};
 	struct scratch *sc;
 	struct hist *h;
 	__u32 zero = 0, g = gen & 1;
-	__u64 v = in_ms ? latency_us / 1000 : latency_us;
+	long status = 0, latency_us = 0, method = 0, uri = 0, infop = 0;
+	__u64 v;
 
 	if (!trace_pid_match())
 		return 0;
+	bpf_usdt_arg(ctx, 1, &status);
+	bpf_usdt_arg(ctx, 2, &latency_us);
+	v = in_ms ? (__u64)latency_us / 1000 : (__u64)latency_us;
+	if (request_filter.method[0] || key_kind == LAT_KEY_METHOD)
+		bpf_usdt_arg(ctx, 3, &method);
+	if (filt_uri_len)
+		bpf_usdt_arg(ctx, 4, &uri);
+	if (request_filter.vhost[0] || key_kind == LAT_KEY_VHOST || key_kind == LAT_KEY_HANDLER)
+		bpf_usdt_arg(ctx, 5, &infop);
 	sc = bpf_map_lookup_elem(&scratch, &zero);
 	if (!sc)
 		return 0;
@@ -93,12 +105,13 @@ int BPF_USDT(request__done, __u64 id, int status, __u64 latency_us, const char *
 	if (request_filter.method[0])
 		TRACE_STR(sc->method, method);
 	if (request_filter.vhost[0] || key_kind == LAT_KEY_VHOST || key_kind == LAT_KEY_HANDLER) {
-		if (bpf_probe_read_user(&sc->info, sizeof(sc->info), infop))
+		if (bpf_probe_read_user(&sc->info, sizeof(sc->info), (const void *)infop))
 			return 0;
 		if (request_filter.vhost[0])
 			TRACE_STR(sc->vhost, sc->info.vhost);
 	}
-	if (!request_filter_pass(status, latency_us, request_filter.method[0] ? sc->method : NULL,
+	if (!request_filter_pass((int)status, (__u64)latency_us,
+				 request_filter.method[0] ? sc->method : NULL,
 				 request_filter.vhost[0] ? sc->vhost : NULL))
 		return 0;
 	if (filt_uri_len) {
@@ -110,7 +123,7 @@ int BPF_USDT(request__done, __u64 id, int status, __u64 latency_us, const char *
 	k.gen = g;
 	switch (key_kind) {
 	case LAT_KEY_STATUS:
-		k.status = status;
+		k.status = (int)status;
 		break;
 	case LAT_KEY_METHOD:
 		TRACE_STR(k.str, method);

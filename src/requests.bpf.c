@@ -12,18 +12,23 @@
 #include "mod_dtprovider.h"
 #include "requests.h"
 
+/* Everything from the info struct (its id, status, latency, method and uri
+ * are the probe's other arguments): one argument fetched, not six. */
 SEC("usdt")
-int BPF_USDT(request__done, __u64 id, int status, __u64 latency_us, const char *method,
-	     const char *uri, const struct httpd_request_info *infop)
+int request__done(struct pt_regs *ctx)
 {
 	struct httpd_request_info info;
 	struct request_event *e;
-	__u64 pid_tgid;
+	__u64 pid_tgid, id, latency_us;
+	int status;
 
 	if (!trace_pid_match())
 		return 0;
-	if (bpf_probe_read_user(&info, sizeof(info), infop))
+	if (bpf_probe_read_user(&info, sizeof(info), (const void *)trace_arg(ctx, 5)))
 		return 0;
+	id = info.id;
+	status = info.status;
+	latency_us = info.latency_us;
 
 	e = trace_reserve(struct request_event);
 	if (!e)

@@ -92,9 +92,10 @@ int BPF_USDT(request__start, __u64 id, __u64 conn_id, const char *method, const 
 	return 0;
 }
 
+/* Everything from the info struct (its id, status and latency are the
+ * probe's other arguments): one argument fetched, not six. */
 SEC("usdt")
-int BPF_USDT(request__done, __u64 id, int status, __u64 latency_us, const char *method,
-	     const char *uri, const struct httpd_request_info *infop)
+int request__done(struct pt_regs *ctx)
 {
 	struct httpd_request_info info;
 	struct top_totals *tot;
@@ -102,12 +103,17 @@ int BPF_USDT(request__done, __u64 id, int status, __u64 latency_us, const char *
 	struct top_key *k;
 	__u32 zero = 0;
 	unsigned int class;
+	__u64 id, latency_us;
+	int status;
 
 	if (!trace_pid_match())
 		return 0;
-	bpf_map_delete_elem(&inflight, &id);
-	if (bpf_probe_read_user(&info, sizeof(info), infop))
+	if (bpf_probe_read_user(&info, sizeof(info), (const void *)trace_arg(ctx, 5)))
 		return 0;
+	id = info.id;
+	status = info.status;
+	latency_us = info.latency_us;
+	bpf_map_delete_elem(&inflight, &id);
 	tot = bpf_map_lookup_elem(&totals, &zero);
 	k = bpf_map_lookup_elem(&key_scratch, &zero);
 	if (!tot || !k)

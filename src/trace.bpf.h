@@ -49,6 +49,20 @@ static __always_inline bool trace_pid_match(void)
 	return BPF_CORE_READ(task, real_parent, tgid) == trace_tgid;
 }
 
+/* Argument n (from 0) of the USDT probe that fired. BPF_USDT(name, args...)
+ * fetches every argument it declares on every hit, each with a look-up of
+ * the probe's argument spec and a helper call to read it; a program that
+ * needs one or two of them (request-done: its info struct, which repeats
+ * the others) takes them with this, as a plain SEC("usdt") int
+ * name(struct pt_regs *ctx). 0 when the argument cannot be read. */
+static __always_inline long trace_arg(struct pt_regs *ctx, __u64 n)
+{
+	long v = 0;
+
+	bpf_usdt_arg(ctx, n, &v);
+	return v;
+}
+
 #define TRACE_STR(dst, addr) \
 	bpf_probe_read_user_str((dst), sizeof(dst), (const void *)(unsigned long)(addr))
 

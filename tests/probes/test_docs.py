@@ -159,9 +159,11 @@ def firing_functions(probe):
 
 def bpf_readers(probe):
     """The subcommands x whose src/x.bpf.c has a program for the probe,
-    `BPF_USDT(probe` (maybe with a ___suffix), in itself or in a src/*.bpf.h
+    `SEC("usdt") int BPF_USDT(probe, ...` or `SEC("usdt") int probe(struct
+    pt_regs *ctx)` (maybe with a ___suffix), in itself or in a src/*.bpf.h
     it includes."""
-    prog = re.compile(r"\bBPF_USDT\(\s*%s(?:___\w+)?\s*[,)]" % probe.replace("-", "__"))
+    prog = re.compile(r'SEC\("usdt"\)\s*int\s+(?:BPF_USDT\(\s*)?%s(?:___\w+)?\s*[,()]'
+                      % probe.replace("-", "__"))
     out = set()
     for path in glob.glob(os.path.join(REPO, "src", "*.bpf.c")):
         text = read(path)

@@ -359,10 +359,11 @@ def test_bad_routes_file(tracing, tmp_path, text, why):
 
 def test_openmetrics_and_exemplars(httpdtrace, make_httpd, prometheus):
     """Asked for OpenMetrics (as Prometheus asks first), the exporter answers
-    in it, and each duration bucket carries an exemplar: the latest request
-    that fell in it, by the id httpdtrace requests shows for that request,
-    and by its W3C trace id when it carried a traceparent header. Prometheus
-    stores them (exemplar storage on) with the series."""
+    in it, and each duration bucket carries an exemplar: a recent request
+    that fell in it (at most one a second per bucket), by the id httpdtrace
+    requests shows for that request, and by its W3C trace id when it carried
+    a traceparent header. Prometheus stores them (exemplar storage on) with
+    the series."""
     h = make_httpd("event")
     handlers.install(h)
     t = exporter(httpdtrace)
