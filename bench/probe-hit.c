@@ -24,9 +24,13 @@
 #include <string.h>
 #include <time.h>
 
-/* As in the module: dtrace -h headers are guarded by _DTRACE_VERSION. */
+/* As in the module: dtrace -h headers are guarded by _DTRACE_VERSION, and
+ * the arguments are registers or constants, never stack slots. */
 #undef _DTRACE_VERSION
 #define _DTRACE_VERSION 1
+#if defined(__x86_64__) || defined(__aarch64__)
+#define STAP_SDT_ARG_CONSTRAINT nr
+#endif
 #include "httpd_provider.h"
 #include "sdt_nop5.h"
 

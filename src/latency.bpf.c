@@ -36,6 +36,14 @@ struct {
 	__type(value, struct hist);
 } other SEC(".maps");
 
+/* Without -K: the one histogram of each generation, no hashing. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__type(value, struct hist);
+} single SEC(".maps");
+
 /* Strings read from the process: too big for the BPF stack together. */
 struct scratch {
 	struct httpd_request_info info;
@@ -120,6 +128,12 @@ int request__done(struct pt_regs *ctx)
 			return 0;
 	}
 
+	if (key_kind == LAT_KEY_NONE) {
+		h = bpf_map_lookup_elem(&single, &g);
+		if (h)
+			hist_add_atomic(h, v);
+		return 0;
+	}
 	k.gen = g;
 	switch (key_kind) {
 	case LAT_KEY_STATUS:

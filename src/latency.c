@@ -169,6 +169,26 @@ static int take_generation(struct latency_bpf *skel, __u32 g, struct entry **out
 	}
 	for (int i = 0; i < n; i++)
 		bpf_map_delete_elem(hfd, &e[i].key);
+	/* without -K the histogram is single[g], as the key {g} would be */
+	if (env.key == LAT_KEY_NONE && !n &&
+	    bpf_map_lookup_elem(bpf_map__fd(skel->maps.single), &g, percpu) == 0) {
+		struct hist h;
+
+		hist_sum_cpus(&h, percpu, ncpus);
+		if (h.count) {
+			e = malloc(sizeof(*e));
+			if (!e) {
+				err = -ENOMEM;
+				goto out;
+			}
+			memset(&e[0].key, 0, sizeof(e[0].key));
+			e[0].key.gen = g;
+			e[0].h = h;
+			n = 1;
+		}
+		memset(percpu, 0, ncpus * sizeof(struct hist));
+		bpf_map_update_elem(bpf_map__fd(skel->maps.single), &g, percpu, BPF_ANY);
+	}
 	if (bpf_map_lookup_elem(ofd, &g, percpu) == 0) {
 		hist_sum_cpus(other, percpu, ncpus);
 		memset(percpu, 0, ncpus * sizeof(struct hist));
