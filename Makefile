@@ -18,6 +18,8 @@ PYTEST    ?= /usr/bin/python3 -m pytest
 # bench/bench.py and demo/demo.py import the tests' harness (tests/harness/).
 PYHARNESS := PYTHONPATH=$(CURDIR)/tests /usr/bin/python3
 OS        := $(shell uname -s)
+# The version, in one place: debian/changelog's first line, upstream part.
+VERSION   := $(shell head -n1 debian/changelog | cut -d' ' -f2 | tr -d '()' | cut -d- -f1)
 
 # Apache's own compiler flags and include paths, as apxs reports them.
 AP_INCLUDEDIR := $(shell $(APXS) -q INCLUDEDIR 2>/dev/null)
@@ -28,7 +30,7 @@ AP_SYSCONFDIR := $(shell $(APXS) -q SYSCONFDIR 2>/dev/null)
 
 WARN      := -Wall -Wextra -Werror
 MOD_CFLAGS = -O2 -g -fPIC -fstack-protector-strong $(WARN) $(AP_CPPFLAGS) \
-             -I$(BUILD) -Imodule -MMD -MP
+             -I$(BUILD) -Imodule -MMD -MP -DDTP_VERSION='"$(VERSION)"'
 
 # Probe sites are 5-byte nops on x86-64 (module/sdt_nop5.h): the kernel's
 # optimized uprobe enters them with a call, which writes below the stack
@@ -41,11 +43,14 @@ else ifeq ($(shell $(CC) -dumpmachine 2>/dev/null | cut -d- -f1),x86_64)
 SDT_CFLAGS := -mno-red-zone
 endif
 MOD_CFLAGS += $(SDT_CFLAGS)
+# The builder's own flags come last (a Debian build's hardening, for one):
+# CPPFLAGS, CFLAGS and LDFLAGS from the environment or the command line.
+MOD_CFLAGS += $(CPPFLAGS) $(CFLAGS)
 
 MODULE    := $(BUILD)/mod_dtprovider.so
 
 .PHONY: all module tools check check-deps unit integration install uninstall clean \
-        bench bench-build bench-smoke demo
+        bench bench-busy bench-build bench-smoke demo deb deb-deps
 all: module tools
 
 # ---------------------------------------------------------------------------
@@ -59,7 +64,7 @@ $(BUILD):
 $(BUILD)/httpd_provider.h: module/httpd_provider.d | $(BUILD)
 	$(DTRACE) -h -s $< -o $@
 
-$(BUILD)/mod_dtprovider.o: module/mod_dtprovider.c $(BUILD)/httpd_provider.h
+$(BUILD)/mod_dtprovider.o: module/mod_dtprovider.c $(BUILD)/httpd_provider.h debian/changelog
 	$(CC) $(MOD_CFLAGS) -c $< -o $@
 
 $(BUILD)/traceparent.o: module/traceparent.c | $(BUILD)
@@ -67,16 +72,19 @@ $(BUILD)/traceparent.o: module/traceparent.c | $(BUILD)
 
 # Linux (systemtap's dtrace): -G only makes the semaphores. DTrace proper
 # rewrites the module's object and wants it on the command line.
+# systemtap's dtrace compiles the semaphores with $CFLAGS from the
+# environment; an optimizing compiler may emit them in any order, and the
+# module tests them in groups laid out in declaration order: keep it.
 ifeq ($(OS),Linux)
 $(BUILD)/httpd_provider.o: module/httpd_provider.d | $(BUILD)
-	$(DTRACE) -G -s $< -o $@
+	CFLAGS=-fno-toplevel-reorder $(DTRACE) -G -s $< -o $@
 else
 $(BUILD)/httpd_provider.o: module/httpd_provider.d $(BUILD)/mod_dtprovider.o
 	$(DTRACE) -G -s $< -o $@ $(BUILD)/mod_dtprovider.o
 endif
 
 $(MODULE): $(BUILD)/mod_dtprovider.o $(BUILD)/traceparent.o $(BUILD)/httpd_provider.o
-	$(CC) -shared -o $@ $^
+	$(CC) -shared $(LDFLAGS) -o $@ $^
 ifeq ($(OS),Linux)
 	DTP_SDT_NOP1=$(SDT_NOP1) module/check-probes.sh $@ module/httpd_provider.d
 endif
@@ -103,7 +111,8 @@ TOOL_SRCS := $(filter-out %.bpf.c,$(wildcard src/*.c))
 TOOL_OBJS := $(patsubst src/%.c,$(BUILD)/src/%.o,$(TOOL_SRCS))
 SKELS     := $(patsubst src/%.bpf.c,$(BUILD)/%.skel.h,$(wildcard src/*.bpf.c))
 TOOL_CFLAGS = -O2 -g $(WARN) $(LIBBPF_CFLAGS) -I$(BUILD) -Isrc -Imodule -MMD -MP \
-              -DHTTPDTRACE_LIBEXECDIR='"$(AP_LIBEXECDIR)"'
+              -DHTTPDTRACE_LIBEXECDIR='"$(AP_LIBEXECDIR)"' -DHTTPDTRACE_VERSION='"$(VERSION)"' \
+              $(CPPFLAGS) $(CFLAGS)
 # BPF_USDT/BPF_PROG pass ctx and every probe argument whether used or not.
 BPF_CFLAGS = -g -O2 -target bpf -D__TARGET_ARCH_$(ARCH) $(WARN) -Wno-unused-function -Wno-unused-parameter \
              $(if $(MULTIARCH),-I/usr/include/$(MULTIARCH)) -I$(BUILD) -Isrc -Imodule
@@ -129,11 +138,13 @@ $(BUILD)/src:
 	mkdir -p $@
 
 # Skeletons first: until a first build, -MMD has not yet said who needs them.
+# a new version rebuilds what prints it
+$(TOOL_OBJS): debian/changelog
 $(BUILD)/src/%.o: src/%.c | $(BUILD)/src $(SKELS)
 	$(CC) $(TOOL_CFLAGS) -c $< -o $@
 
 $(TOOL): $(TOOL_OBJS)
-	$(CC) -o $@ $^ $(LIBBPF_LIBS) $(CURSES_LIBS) $(MHD_LIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBBPF_LIBS) $(CURSES_LIBS) $(MHD_LIBS)
 
 -include $(wildcard $(BUILD)/src/*.d)
 
@@ -198,8 +209,37 @@ bench-build: all $(BENCH_BINS)
 bench: bench-build
 	$(PYHARNESS) bench/bench.py
 
+# The same beside two busy loops; its verdicts must equal bench/RESULTS.md's.
+bench-busy: bench-build
+	$(PYHARNESS) bench/bench.py --busy 2 -o bench/RESULTS-busy.md --compare bench/RESULTS.md
+
 bench-smoke: bench-build
 	$(PYHARNESS) bench/bench.py --smoke
+
+# ---------------------------------------------------------------------------
+# Debian packages: libapache2-mod-dtprovider and httpdtrace (debian/), built by
+# dpkg-buildpackage in a copy of this tree (no build/, no .git) under
+# $(BUILD)/deb; the .debs land there. deb-deps installs what debian/control
+# asks for to build (apt-get build-dep), only when something is missing.
+# ---------------------------------------------------------------------------
+DEB_DIR   := $(BUILD)/deb
+
+deb: deb-deps
+	rm -rf $(DEB_DIR)
+	mkdir -p $(DEB_DIR)/mod-dtprovider-$(VERSION)
+	tar --exclude=./build --exclude=./.git -cf - . | tar -C $(DEB_DIR)/mod-dtprovider-$(VERSION) -xf -
+	cd $(DEB_DIR)/mod-dtprovider-$(VERSION) && \
+	    env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u BUILD dpkg-buildpackage -us -uc -b
+	@ls $(DEB_DIR)/*.deb
+
+deb-deps:
+	@if ! command -v dpkg-checkbuilddeps >/dev/null 2>&1 || ! dpkg-checkbuilddeps >/dev/null 2>&1; then \
+	    if [ "$$(id -u)" -ne 0 ]; then \
+	        echo "deb-deps: build dependencies missing; run as root, or: sudo apt-get build-dep ./" >&2; \
+	        exit 1; fi; \
+	    apt-get update -q && \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends dpkg-dev && \
+	    DEBIAN_FRONTEND=noninteractive apt-get build-dep -y -q ./ ; fi
 
 # ---------------------------------------------------------------------------
 # Install

@@ -496,6 +496,13 @@ static int dtp_post_config(apr_pool_t *pconf, apr_pool_t *plog,
                               pproc);
     }
     dtp_ids = data;
+    /* once a start or restart, not in the first of the two configuration
+     * passes: the version httpdtrace --version says too */
+    if (ap_state_query(AP_SQ_MAIN_STATE) != AP_SQ_MS_CREATE_PRE_CONFIG) {
+        ap_log_error(APLOG_MARK, APLOG_INFO, 0, s,
+                     "mod_dtprovider %s: httpd provider probes ready",
+                     DTP_VERSION);
+    }
     return OK;
 }
 

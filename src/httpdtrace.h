@@ -8,7 +8,7 @@
 #ifndef HTTPDTRACE_H
 #define HTTPDTRACE_H
 
-#define HTTPDTRACE_VERSION "0.1"
+/* HTTPDTRACE_VERSION comes from the Makefile (debian/changelog's version). */
 
 int requests_main(int argc, char **argv);
 int list_main(int argc, char **argv);

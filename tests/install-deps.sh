@@ -6,7 +6,8 @@ set -eu
 PKGS="apache2 apache2-dev systemtap-sdt-dev libbpf-dev bpftool clang llvm
 bpftrace libncurses-dev libelf-dev zlib1g-dev pkg-config wrk curl
 nghttp2-client python3-pytest valgrind tmux binutils make gcc iproute2
-libmicrohttpd-dev prometheus"
+libmicrohttpd-dev prometheus prometheus-apache-exporter dpkg-dev debhelper
+build-essential lintian"
 
 missing=""
 for p in $PKGS; do
