@@ -290,24 +290,52 @@ static void write_phases(struct expo *o, const struct exp_totals *x)
 	}
 }
 
-/* httpd_info: one series per Apache parent that maps the module. */
-static int info_one(pid_t pid, void *ctx)
-{
-	struct expo *o = ctx;
-	char version[PROC_VERSION_LEN], mpm[64];
+/* httpd_info: one series per Apache parent that maps the module. Finding
+ * them reads every process's maps and each parent's binary (its version):
+ * done at most every INFO_RESCAN_NS, not at every scrape; in between, the
+ * servers found are shown while they live. */
+#define INFO_RESCAN_NS 10000000000ULL
+#define INFO_MAX 64
 
+static struct apache_info {
+	pid_t pid;
+	char version[PROC_VERSION_LEN], mpm[64];
+} infos[INFO_MAX];
+static int ninfos;
+static unsigned long long infos_ns; /* when they were found; 0: never */
+
+static int info_find(pid_t pid, void *ctx)
+{
+	struct apache_info *a = &infos[ninfos];
+
+	(void)ctx;
 	if (!proc_maps_file(pid, cfg->module) || proc_maps_file(proc_ppid(pid), cfg->module))
 		return 0;
-	proc_apache_version(pid, version, sizeof(version));
-	proc_apache_mpm(pid, mpm, sizeof(mpm));
-	expo_printf(o, "httpd_info{pid=\"%d\",version=\"", (int)pid);
-	expo_label(o, version, sizeof(version));
-	expo_printf(o, "\",mpm=\"");
-	expo_label(o, mpm, sizeof(mpm));
-	expo_printf(o, "\",module=\"");
-	expo_label(o, cfg->module, strlen(cfg->module));
-	expo_printf(o, "\"} 1\n");
-	return 0;
+	a->pid = pid;
+	proc_apache_version(pid, a->version, sizeof(a->version));
+	proc_apache_mpm(pid, a->mpm, sizeof(a->mpm));
+	return ++ninfos == INFO_MAX; /* full: stop */
+}
+
+static void write_info(struct expo *o, unsigned long long now)
+{
+	if (!infos_ns || now - infos_ns >= INFO_RESCAN_NS) {
+		ninfos = 0;
+		proc_each(info_find, NULL);
+		infos_ns = now;
+	}
+	expo_head(o, "httpd_info", "gauge", "Apache servers that load the traced module.");
+	for (int i = 0; i < ninfos; i++) {
+		if (!proc_exists(infos[i].pid))
+			continue;
+		expo_printf(o, "httpd_info{pid=\"%d\",version=\"", (int)infos[i].pid);
+		expo_label(o, infos[i].version, sizeof(infos[i].version));
+		expo_printf(o, "\",mpm=\"");
+		expo_label(o, infos[i].mpm, sizeof(infos[i].mpm));
+		expo_printf(o, "\",module=\"");
+		expo_label(o, cfg->module, strlen(cfg->module));
+		expo_printf(o, "\"} 1\n");
+	}
 }
 
 static double last_scrape_s;
@@ -344,8 +372,7 @@ char *exporter_metrics(struct exporter_bpf *s, const struct exporter_config *c, 
 	write_connections(&o, &x);
 	if (cfg->phases)
 		write_phases(&o, &x);
-	expo_head(&o, "httpd_info", "gauge", "Apache servers that load the traced module.");
-	proc_each(info_one, &o);
+	write_info(&o, begin);
 	expo_head(&o, "httpdtrace_exporter_requests_untracked_total", "counter",
 		 "Requests begun while the in-flight table had no room near their slot: not in "
 		 "http_server_active_requests (they are counted when done).");
