@@ -972,12 +972,14 @@ def targets(b, rows):
             parts.append("the tool's process %.2f µs" % r["tool_us"])
         return ", ".join(parts)
 
-    # What two identical instances differ by (the A/A control), as a share
-    # of Apache's CPU per request and in µs: added CPU closer to a target
-    # than this is not resolved.
+    # What two identical instances may differ by (the A/A control: the far
+    # end of its interval), as a share of Apache's CPU per request and in
+    # µs: added CPU closer to a target than this is not resolved.
     aa = by.get("base2")
-    aa_share = abs(aa["share"][0]) if aa and not aa.get("missing") else 0.0
-    aa_us = abs(aa["added"][0]) if aa and not aa.get("missing") else 0.0
+    aa_share = max(abs(aa["share"][1]), abs(aa["share"][2])) \
+        if aa and not aa.get("missing") else 0.0
+    aa_us = max(abs(aa["added"][1]), abs(aa["added"][2])) \
+        if aa and not aa.get("missing") else 0.0
 
     def cost_target(name, goal, what):
         """Added CPU per request as a share of Apache's without the module:
@@ -1003,7 +1005,8 @@ def targets(b, rows):
             v, why = "missed", breakdown(r)
         else:
             v, why = "not resolved", (
-                "the interval, widened by the A/A difference (%.1f %%), straddles the "
+                "the interval, widened by what two identical instances may differ by "
+                "(A/A, %.1f %%), straddles the "
                 "target%s" % (aa_share * 100, " (the machine was loaded by other work)"
                               if busy else ""))
             if d and d[2] <= goal:
@@ -1026,8 +1029,8 @@ def targets(b, rows):
         why = ""
         if v == "not resolved":
             why = "the %.0f %% interval straddles %s" % (
-                cov * 100, "1" if pr["exact"] else "0, widened by the A/A difference "
-                "(%.2f µs)" % aa_us)
+                cov * 100, "1" if pr["exact"] else "0, widened by what two identical "
+                "instances may differ by (A/A, %.2f µs)" % aa_us)
         elif v == "missed":
             why = "ours: " + breakdown(by[pr["ours"]]) + "; peer: " + breakdown(by[pr["peer"]])
         if pr["exact"]:
@@ -1133,7 +1136,8 @@ def report(b):
               "is in the added figure only). Medians of the rounds; intervals are "
               "distribution-free %.0f %% intervals of the median (order statistics). A "
               "second instance without the module (A/A control) shows what two identical "
-              "instances differ by; verdicts on added CPU allow for it. The "
+              "instances may differ by (the far end of its interval); verdicts on added CPU "
+              "allow for it. The "
               "access log is off except in its own row." % (
                   p["conns"], p["threads"], p["seconds"], p["rounds"],
                   "" if r.get("exact_cpu") else " — **no cgroup could be made: /proc ticks "
