@@ -181,6 +181,7 @@ int request__start(struct pt_regs *ctx)
 		struct exp_inflight *s = &inflight[(id + i) & (EXP_INFLIGHT_SLOTS - 1)];
 
 		if (__sync_val_compare_and_swap(&s->id, 0, id) == 0) {
+			s->tgid = bpf_get_current_pid_tgid() >> 32;
 			s->start_ns = now;
 			return 0;
 		}

@@ -117,6 +117,9 @@ struct exp_totals {
 struct exp_inflight {
 	__u64 id;
 	__u64 start_ns;
+	__u32 tgid;     /* the Apache process serving it: a slot whose process is
+			 * gone (killed mid-request) is freed at the next scrape */
+	__u32 pad;
 };
 
 #endif /* EXPORTER_H */

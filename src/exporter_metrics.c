@@ -194,17 +194,27 @@ static void write_requests(struct expo *o, struct series *s, int n)
 /* Requests in flight, and the start of the oldest (0: none). */
 static unsigned long long inflight(unsigned long long *oldest_ns)
 {
-	const volatile struct exp_inflight *slots = skel->bss->inflight;
+	struct exp_inflight *slots = skel->bss->inflight;
 	unsigned long long n = 0;
-	__u64 start;
+	__u64 start, id;
+	__u32 tgid;
 
 	*oldest_ns = 0;
 	for (unsigned int i = 0; i < EXP_INFLIGHT_SLOTS; i++) {
-		if (!slots[i].id)
+		id = __atomic_load_n(&slots[i].id, __ATOMIC_ACQUIRE);
+		if (!id)
 			continue;
+		tgid = __atomic_load_n(&slots[i].tgid, __ATOMIC_RELAXED);
+		start = __atomic_load_n(&slots[i].start_ns, __ATOMIC_RELAXED);
+		/* its process died mid-request (start_ns set: the slot is not being
+		 * taken now): it will never finish; free the slot if still its */
+		if (start && tgid && !proc_exists((pid_t)tgid)) {
+			__atomic_compare_exchange_n(&slots[i].id, &id, 0, false, __ATOMIC_RELEASE,
+						    __ATOMIC_RELAXED);
+			continue;
+		}
 		n++;
-		start = slots[i].start_ns; /* 0: being taken now */
-		if (start && (!*oldest_ns || start < *oldest_ns))
+		if (start /* 0: being taken now */ && (!*oldest_ns || start < *oldest_ns))
 			*oldest_ns = start;
 	}
 	return n;

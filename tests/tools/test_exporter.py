@@ -6,6 +6,7 @@ bounds (series cap), the HTTP endpoint and the errors must behave as the
 man page says."""
 import os
 import re
+import signal
 import socket
 import subprocess
 import threading
@@ -197,6 +198,37 @@ def test_active_requests_while_one_is_in_flight(httpdtrace, make_httpd):
     text = metrics(t.port)
     assert samples(text, "http_server_active_requests") == {"": 0}
     assert samples(text, "httpd_oldest_request_age_seconds") == {"": 0}
+
+
+def test_a_request_whose_child_died_is_not_in_flight(httpdtrace, make_httpd):
+    """A child killed in the middle of a request never fires its
+    request-done: the next scrape sees its process gone and stops counting
+    the request as active."""
+    h = make_httpd("prefork")
+    with open(os.path.join(h.docroot, "slow.lua"), "w") as f:
+        f.write("function handle(r)\n  os.execute('sleep 30')\n  r:puts('x')\n"
+                "  return apache2.OK\nend\n")
+    os.chmod(os.path.join(h.docroot, "slow.lua"), 0o644)
+    t = exporter(httpdtrace)
+    client = threading.Thread(target=curl, args=(h, "/slow.lua", "-m", "60"), daemon=True)
+    client.start()
+    deadline = time.monotonic() + 30
+    while samples(metrics(t.port), "http_server_active_requests") != {"": 1}:
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    for pid in h.children():            # the one serving it among them
+        os.kill(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 30
+    while True:
+        text = metrics(t.port)
+        if samples(text, "http_server_active_requests") == {"": 0}:
+            break
+        assert time.monotonic() < deadline, text
+        time.sleep(0.1)
+    assert samples(text, "httpd_oldest_request_age_seconds") == {"": 0}
+    client.join(timeout=60)
+    # the server goes on: a new child serves, and is counted
+    assert curl(h, "/static.html") == "200"
 
 
 def test_series_cap_folds_into_other(httpdtrace, make_httpd):
