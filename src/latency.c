@@ -132,6 +132,17 @@ static int cmp_entry(const void *a, const void *b)
 	return strcmp(x->key.str, y->key.str);
 }
 
+/* Map fd's per-CPU histogram g summed over the CPUs into *sum (left as it
+ * is if it cannot be read), then zeroed in the map. */
+static void take_percpu(int fd, __u32 g, struct hist *percpu, int ncpus, struct hist *sum)
+{
+	if (bpf_map_lookup_elem(fd, &g, percpu))
+		return;
+	hist_sum_cpus(sum, percpu, ncpus);
+	memset(percpu, 0, ncpus * sizeof(struct hist));
+	bpf_map_update_elem(fd, &g, percpu, BPF_ANY);
+}
+
 /* Take generation g out of the maps: its histograms (sorted by key, into
  * *out, which the caller frees; returns how many or a negative errno) and
  * its (other) histogram, then delete and zero them for its next turn. */
@@ -170,11 +181,10 @@ static int take_generation(struct latency_bpf *skel, __u32 g, struct entry **out
 	for (int i = 0; i < n; i++)
 		bpf_map_delete_elem(hfd, &e[i].key);
 	/* without -K the histogram is single[g], as the key {g} would be */
-	if (env.key == LAT_KEY_NONE && !n &&
-	    bpf_map_lookup_elem(bpf_map__fd(skel->maps.single), &g, percpu) == 0) {
-		struct hist h;
+	if (env.key == LAT_KEY_NONE && !n) {
+		struct hist h = { { 0 }, 0, 0, 0 };
 
-		hist_sum_cpus(&h, percpu, ncpus);
+		take_percpu(bpf_map__fd(skel->maps.single), g, percpu, ncpus, &h);
 		if (h.count) {
 			e = malloc(sizeof(*e));
 			if (!e) {
@@ -186,14 +196,8 @@ static int take_generation(struct latency_bpf *skel, __u32 g, struct entry **out
 			e[0].h = h;
 			n = 1;
 		}
-		memset(percpu, 0, ncpus * sizeof(struct hist));
-		bpf_map_update_elem(bpf_map__fd(skel->maps.single), &g, percpu, BPF_ANY);
 	}
-	if (bpf_map_lookup_elem(ofd, &g, percpu) == 0) {
-		hist_sum_cpus(other, percpu, ncpus);
-		memset(percpu, 0, ncpus * sizeof(struct hist));
-		bpf_map_update_elem(ofd, &g, percpu, BPF_ANY);
-	}
+	take_percpu(ofd, g, percpu, ncpus, other);
 	skel->bss->nkeys[g] = 0;
 	qsort(e, n, sizeof(*e), cmp_entry);
 out:

@@ -175,22 +175,32 @@ def test_http2_is_protocol_2(httpdtrace, make_httpd):
     assert list(counts.values()) == [1] and 'network_protocol_version="2"' in list(counts)[0]
 
 
-def test_active_requests_while_one_is_in_flight(httpdtrace, make_httpd):
-    h = make_httpd("event")
+def slow_handler(h, seconds):
+    """/slow.lua answers after `seconds` off-CPU."""
     with open(os.path.join(h.docroot, "slow.lua"), "w") as f:
-        f.write("function handle(r)\n  os.execute('sleep 3')\n  r:puts('x')\n"
-                "  return apache2.OK\nend\n")
+        f.write("function handle(r)\n  os.execute('sleep %d')\n  r:puts('x')\n"
+                "  return apache2.OK\nend\n" % seconds)
     os.chmod(os.path.join(h.docroot, "slow.lua"), 0o644)
-    t = exporter(httpdtrace)
-    client = threading.Thread(target=curl, args=(h, "/slow.lua"))
-    client.start()
+
+
+def wait_active(t, n, pause=0.05):
+    """Scrape until http_server_active_requests reads n; the last text."""
     deadline = time.monotonic() + 30
     while True:
         text = metrics(t.port)
-        if samples(text, "http_server_active_requests") == {"": 1}:
-            break
+        if samples(text, "http_server_active_requests") == {"": n}:
+            return text
         assert time.monotonic() < deadline, text
-        time.sleep(0.05)
+        time.sleep(pause)
+
+
+def test_active_requests_while_one_is_in_flight(httpdtrace, make_httpd):
+    h = make_httpd("event")
+    slow_handler(h, 3)
+    t = exporter(httpdtrace)
+    client = threading.Thread(target=curl, args=(h, "/slow.lua"))
+    client.start()
+    text = wait_active(t, 1)
     age = samples(text, "httpd_oldest_request_age_seconds")[""]
     assert 0 < age < 3.5
     client.join()
@@ -205,26 +215,14 @@ def test_a_request_whose_child_died_is_not_in_flight(httpdtrace, make_httpd):
     request-done: the next scrape sees its process gone and stops counting
     the request as active."""
     h = make_httpd("prefork")
-    with open(os.path.join(h.docroot, "slow.lua"), "w") as f:
-        f.write("function handle(r)\n  os.execute('sleep 30')\n  r:puts('x')\n"
-                "  return apache2.OK\nend\n")
-    os.chmod(os.path.join(h.docroot, "slow.lua"), 0o644)
+    slow_handler(h, 30)
     t = exporter(httpdtrace)
     client = threading.Thread(target=curl, args=(h, "/slow.lua", "-m", "60"), daemon=True)
     client.start()
-    deadline = time.monotonic() + 30
-    while samples(metrics(t.port), "http_server_active_requests") != {"": 1}:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    wait_active(t, 1)
     for pid in h.children():            # the one serving it among them
         os.kill(pid, signal.SIGKILL)
-    deadline = time.monotonic() + 30
-    while True:
-        text = metrics(t.port)
-        if samples(text, "http_server_active_requests") == {"": 0}:
-            break
-        assert time.monotonic() < deadline, text
-        time.sleep(0.1)
+    text = wait_active(t, 0, pause=0.1)
     assert samples(text, "httpd_oldest_request_age_seconds") == {"": 0}
     client.join(timeout=60)
     # the server goes on: a new child serves, and is counted
