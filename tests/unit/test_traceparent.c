@@ -41,6 +41,10 @@ void test_traceparent(void)
 	CHECK(tp("00-" TID "1-" PID "-01", "", "") == 0);
 	CHECK(tp("00_" TID "-" PID "-01", "", "") == 0);
 	CHECK(tp(" 00-" TID "-" PID "-01", "", "") == 0);
+	/* a client's other bytes never get through: only lowercase hex is copied */
+	CHECK(tp("00-" TID "-" PID "-0\x1b", "", "") == 0);
+	CHECK(tp("00-4bf92f3577b34da6a3ce929d0e0e473\xff-" PID "-01", "", "") == 0);
+	CHECK(tp("00-4bf92f3577b34da6\n3ce929d0e0e4736-" PID "-01", "", "") == 0);
 	CHECK(tp("", "", "") == 0);
 	CHECK(tp(NULL, "", "") == 0);
 }
