@@ -13,6 +13,7 @@
 #include "exporter.h"
 #include "exporter.skel.h"
 #include "exporter_metrics.h"
+#include "exporter_read.h"
 #include "exposition.h"
 #include "httpdtrace.h"
 #include "mod_dtprovider.h"
@@ -29,16 +30,8 @@ static const char *const reason_names[EXP_REASONS] = {
 	"unknown", "client", "timeout", "server", "aborted", "shutdown",
 };
 
-/* One label set and its values summed over the CPUs. */
-struct series {
-	struct exp_req_key key;
-	struct exp_req_val val;
-	bool other;
-};
-
 static struct exporter_bpf *skel;
 static const struct exporter_config *cfg;
-static int ncpus;
 
 /* A trace-id's 16 bytes as 32 lowercase hex digits in out; "" when all
  * zero (none). Returns out. */
@@ -56,72 +49,7 @@ static const char *trace_hex(char out[33], const __u8 id[16])
 	return out;
 }
 
-/* Add one CPU's counters to sum; of the exemplars, keep the newest. */
-static void val_add(struct exp_req_val *sum, const struct exp_req_val *v)
-{
-	const size_t ex = offsetof(struct exp_req_val, exemplar);
-	const size_t ex_end = ex + sizeof(v->exemplar);
-	const char *src = (const char *)v;
-	char *dst = (char *)sum;
-
-	for (size_t off = 0; off < sizeof(*v); off += sizeof(__u64))
-		if (off < ex || off >= ex_end)
-			*(__u64 *)(dst + off) += *(const __u64 *)(src + off);
-	for (int b = 0; b <= EXP_DUR_BUCKETS; b++)
-		if (v->exemplar[b].ts_ns > sum->exemplar[b].ts_ns)
-			sum->exemplar[b] = v->exemplar[b];
-}
-
-/* Every label set of `reqs`, and the overflow one if it counted anything.
- * Returns how many (in *out, malloc'd), or -errno. */
-static int read_series(struct series **out)
-{
-	int fd = bpf_map__fd(skel->maps.reqs), n = 0, cap = 0;
-	struct exp_req_val *percpu = calloc((size_t)ncpus, sizeof(*percpu));
-	struct exp_req_key key, *prev = NULL;
-	struct series *s = NULL;
-	__u32 zero = 0;
-
-	if (!percpu)
-		return -ENOMEM;
-	for (;;) {
-		bool last = bpf_map_get_next_key(fd, prev, &key) != 0;
-		struct series one = { .other = last };
-
-		if (last) {
-			if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.req_other), &zero, percpu))
-				break;
-		} else {
-			prev = &key;
-			one.key = key;
-			if (bpf_map_lookup_elem(fd, &key, percpu))
-				continue; /* gone meanwhile: never, entries are not deleted */
-		}
-		for (int c = 0; c < ncpus; c++)
-			val_add(&one.val, &percpu[c]);
-		if (!last || one.val.count) {
-			if (n == cap) {
-				struct series *g = realloc(s, (size_t)(cap = cap ? 2 * cap : 64) *
-								 sizeof(*s));
-
-				if (!g) {
-					free(s);
-					free(percpu);
-					return -ENOMEM;
-				}
-				s = g;
-			}
-			s[n++] = one;
-		}
-		if (last)
-			break;
-	}
-	free(percpu);
-	*out = s;
-	return n;
-}
-
-static void series_labels(char *buf, size_t len, const struct series *s)
+static void series_labels(char *buf, size_t len, const struct exp_series *s)
 {
 	struct expo o = { 0 };
 
@@ -148,7 +76,7 @@ static void series_labels(char *buf, size_t len, const struct series *s)
 			 s->other ? "_other" : route);
 }
 
-static void write_requests(struct expo *o, struct series *s, int n)
+static void write_requests(struct expo *o, struct exp_series *s, int n)
 {
 	static const struct {
 		const char *name, *help;
@@ -189,57 +117,6 @@ static void write_requests(struct expo *o, struct series *s, int n)
 				  h == 0 ? ex : NULL);
 		}
 	}
-}
-
-/* Requests in flight, and the start of the oldest (0: none). */
-static unsigned long long inflight(unsigned long long *oldest_ns)
-{
-	struct exp_inflight *slots = skel->bss->inflight;
-	unsigned long long n = 0;
-	__u64 start, id;
-	__u32 tgid;
-
-	*oldest_ns = 0;
-	for (unsigned int i = 0; i < EXP_INFLIGHT_SLOTS; i++) {
-		id = __atomic_load_n(&slots[i].id, __ATOMIC_ACQUIRE);
-		if (!id)
-			continue;
-		tgid = __atomic_load_n(&slots[i].tgid, __ATOMIC_RELAXED);
-		start = __atomic_load_n(&slots[i].start_ns, __ATOMIC_RELAXED);
-		/* its process died mid-request (start_ns set: the slot is not being
-		 * taken now): it will never finish; free the slot if still its */
-		if (start && tgid && !proc_exists((pid_t)tgid)) {
-			__atomic_compare_exchange_n(&slots[i].id, &id, 0, false, __ATOMIC_RELEASE,
-						    __ATOMIC_RELAXED);
-			continue;
-		}
-		n++;
-		if (start /* 0: being taken now */ && (!*oldest_ns || start < *oldest_ns))
-			*oldest_ns = start;
-	}
-	return n;
-}
-
-static int read_totals(struct exp_totals *sum)
-{
-	struct exp_totals *percpu = calloc((size_t)ncpus, sizeof(*percpu));
-	__u32 zero = 0;
-	int err = 0;
-
-	memset(sum, 0, sizeof(*sum));
-	if (!percpu)
-		return -ENOMEM;
-	if (bpf_map_lookup_elem(bpf_map__fd(skel->maps.totals), &zero, percpu))
-		err = -errno;
-	for (int c = 0; !err && c < ncpus; c++) {
-		const __u64 *src = (const __u64 *)&percpu[c];
-		__u64 *dst = (__u64 *)sum;
-
-		for (size_t i = 0; i < sizeof(*sum) / sizeof(__u64); i++)
-			dst[i] += src[i];
-	}
-	free(percpu);
-	return err;
 }
 
 static void write_connections(struct expo *o, const struct exp_totals *x)
@@ -300,48 +177,20 @@ static void write_phases(struct expo *o, const struct exp_totals *x)
 	}
 }
 
-/* httpd_info: one series per Apache parent that maps the module. Finding
- * them reads every process's maps and each parent's binary (its version):
- * done at most every INFO_RESCAN_NS, not at every scrape; in between, the
- * servers found are shown while they live. */
-#define INFO_RESCAN_NS 10000000000ULL
-#define INFO_MAX 64
-
-static struct apache_info {
-	pid_t pid;
-	char version[PROC_VERSION_LEN], mpm[64];
-} infos[INFO_MAX];
-static int ninfos;
-static unsigned long long infos_ns; /* when they were found; 0: never */
-
-static int info_find(pid_t pid, void *ctx)
-{
-	struct apache_info *a = &infos[ninfos];
-
-	(void)ctx;
-	if (!proc_maps_file(pid, cfg->module) || proc_maps_file(proc_ppid(pid), cfg->module))
-		return 0;
-	a->pid = pid;
-	proc_apache_version(pid, a->version, sizeof(a->version));
-	proc_apache_mpm(pid, a->mpm, sizeof(a->mpm));
-	return ++ninfos == INFO_MAX; /* full: stop */
-}
-
+/* httpd_info: one series per Apache parent that maps the module (found
+ * at most every EXP_APACHES_RESCAN_NS; in between, those found while they
+ * live). */
 static void write_info(struct expo *o, unsigned long long now)
 {
-	if (!infos_ns || now - infos_ns >= INFO_RESCAN_NS) {
-		ninfos = 0;
-		proc_each(info_find, NULL);
-		infos_ns = now;
-	}
+	struct exp_apache a[EXP_APACHES_MAX];
+	int n = exp_apaches(cfg->module, now, a);
+
 	expo_head(o, "httpd_info", "gauge", "Apache servers that load the traced module.");
-	for (int i = 0; i < ninfos; i++) {
-		if (!proc_exists(infos[i].pid))
-			continue;
-		expo_printf(o, "httpd_info{pid=\"%d\",version=\"", (int)infos[i].pid);
-		expo_label(o, infos[i].version, sizeof(infos[i].version));
+	for (int i = 0; i < n; i++) {
+		expo_printf(o, "httpd_info{pid=\"%d\",version=\"", (int)a[i].pid);
+		expo_label(o, a[i].version, sizeof(a[i].version));
 		expo_printf(o, "\",mpm=\"");
-		expo_label(o, infos[i].mpm, sizeof(infos[i].mpm));
+		expo_label(o, a[i].mpm, sizeof(a[i].mpm));
 		expo_printf(o, "\",module=\"");
 		expo_label(o, cfg->module, strlen(cfg->module));
 		expo_printf(o, "\"} 1\n");
@@ -354,24 +203,22 @@ char *exporter_metrics(struct exporter_bpf *s, const struct exporter_config *c, 
 		       size_t *len)
 {
 	unsigned long long begin = trace_now_ns(), oldest_ns, active;
-	struct series *series = NULL;
+	struct exp_series *series = NULL;
 	struct exp_totals x;
 	struct expo o = { .openmetrics = openmetrics };
 	int n;
 
 	skel = s;
 	cfg = c;
-	ncpus = libbpf_num_possible_cpus();
-	n = ncpus > 0 ? read_series(&series) : -EINVAL;
-
-	if (n < 0 || read_totals(&x)) {
+	n = exp_read_series(skel, &series);
+	if (n < 0 || exp_read_totals(skel, &x)) {
 		free(series);
 		trace_warn("cannot read the BPF maps for a scrape: %s", strerror(n < 0 ? -n : errno));
 		return NULL;
 	}
 	write_requests(&o, series, n);
 	free(series);
-	active = inflight(&oldest_ns);
+	active = exp_inflight(skel, &oldest_ns, NULL, NULL);
 	expo_head(&o, "http_server_active_requests", "gauge",
 		 "Requests being served now (of those begun since the exporter started).");
 	expo_printf(&o, "http_server_active_requests %llu\n", active);
