@@ -143,6 +143,12 @@ $(TOOL_OBJS): debian/changelog
 $(BUILD)/src/%.o: src/%.c | $(BUILD)/src $(SKELS)
 	$(CC) $(TOOL_CFLAGS) -c $< -o $@
 
+# The dashboard's files are built into httpdtrace (src/dashboard_assets.c):
+# src/web/ and Debian's Chart.js (libjs-chart.js).
+CHART_JS  ?= /usr/share/javascript/chart.js/chart.min.js
+$(BUILD)/src/dashboard_assets.o: $(wildcard src/web/*) $(CHART_JS)
+$(BUILD)/src/dashboard_assets.o: TOOL_CFLAGS += -DDASH_CHART_JS='"$(CHART_JS)"'
+
 $(TOOL): $(TOOL_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBBPF_LIBS) $(CURSES_LIBS) $(MHD_LIBS)
 
@@ -172,8 +178,11 @@ check: check-deps
 check-deps:
 	tests/install-deps.sh
 
+# ... and of the dashboard's pure JavaScript (src/web/dash_core.mjs), by
+# node's test runner.
 unit: $(UNIT_BIN)
 	$(UNIT_BIN)
+	node --test tests/web/
 
 # Every pytest folder of tests/ (probes/, tools/, scripts/, install/; see
 # README.md, Tests); pytest.ini puts tests/harness/ on the import path.

@@ -47,6 +47,7 @@ import pwd
 import re
 import shutil
 import signal
+import socket
 import statistics
 import urllib.request
 import subprocess
@@ -94,6 +95,8 @@ CONFIGS = [
     ("accesslog", "access log of the same fields, no module", False, True, None),
     ("top", "httpdtrace top -b", True, False, "top"),
     ("exporter", "httpdtrace exporter, scraped every second", True, False, "exporter"),
+    ("dash1", "httpdtrace exporter, scraped, 1 dashboard open", True, False, "exporter+1"),
+    ("dash10", "httpdtrace exporter, scraped, 10 dashboards open", True, False, "exporter+10"),
     ("status", "mod_status (ExtendedStatus On) + prometheus-apache-exporter, scraped every "
      "second", False, False, "apache_exporter"),
 ]
@@ -108,12 +111,17 @@ SCRIPTS = os.path.join(REPO, "scripts", "bpftrace")
 # How each tool runs: its command (the module path goes after -m, or as the
 # bpftrace script's $1), whether its stdout goes to a file, whether it
 # serves /metrics on a port of its own (then it is scraped every second),
-# and whether it attaches to the module (ready once a probe is enabled).
+# whether it attaches to the module (ready once a probe is enabled), and how
+# many dashboards read its /events meanwhile (each a stream read here, in
+# this process: the exporter's CPU is what is measured).
 TOOLS = {
     "latency": dict(cmd=["latency", "1"]),
     "requests": dict(cmd=["requests", "-j"], out=True),
     "top": dict(cmd=["top", "-b"], out=True),
     "exporter": dict(cmd=["exporter"], listen=True),
+    # the same with pages reading its dashboard's stream (/events)
+    "exporter+1": dict(cmd=["exporter"], listen=True, pages=1),
+    "exporter+10": dict(cmd=["exporter"], listen=True, pages=10),
     "latency.bt": dict(cmd=["bpftrace", os.path.join(SCRIPTS, "latency.bt")]),
     "requests.bt": dict(cmd=["bpftrace", os.path.join(SCRIPTS, "requests.bt")], out=True),
     "apache_exporter": dict(cmd=["prometheus-apache-exporter"], listen=True, probes=False),
@@ -186,6 +194,7 @@ def tool_status(sub):
     written); an error string if the source has it but the build does not
     (a real failure). For a peer: an error string if it is not installed."""
     cmd = TOOLS[sub]["cmd"]
+    sub = cmd[0]
     if cmd[0] in ("bpftrace", "prometheus-apache-exporter"):
         if not shutil.which(cmd[0]):
             return "error: %s is not installed (make check-deps)" % cmd[0]
@@ -240,6 +249,7 @@ class Tracer:
         self.proc = None
         self.port = None
         self.scraping = None
+        self.pages = []
 
     def command(self, httpd):
         cmd = list(self.spec["cmd"]) + self.args
@@ -282,6 +292,8 @@ class Tracer:
                 if self.port:
                     self.scraping = threading.Event()
                     threading.Thread(target=self._scrape_every, daemon=True).start()
+                for _ in range(self.spec.get("pages", 0)):
+                    self.pages.append(self._open_page())
                 return self
             time.sleep(0.1)
         raise RuntimeError("%s was not ready in %ds" % (" ".join(cmd[:2]), timeout))
@@ -335,9 +347,26 @@ class Tracer:
             except OSError:
                 pass
 
+    def _open_page(self):
+        """A dashboard reading the stream, as a browser's EventSource does
+        (its updates are read and dropped); the socket, to close at stop."""
+        s = socket.create_connection(("127.0.0.1", self.port), timeout=30)
+        s.sendall(b"GET /events HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n")
+
+        def read():
+            try:
+                while s.recv(65536):
+                    pass
+            except OSError:
+                pass
+        threading.Thread(target=read, daemon=True).start()
+        return s
+
     def stop(self):
         if self.scraping:
             self.scraping.set()
+        for s in self.pages:
+            s.close()
         stop_process(self.proc)
         self.cpu.remove()
 
@@ -1074,6 +1103,21 @@ def targets(b, rows):
                             "held rate was %.0f req/s, not 10k" % fp["rate"]
                             if fp["rate"] < 0.9 * 10000 else
                             "scrapes read and print every series each second")))
+    # The dashboard: the exporter's own CPU with 0, 1 and 10 pages reading
+    # its stream, per request in the rounds and as a share of a core at the
+    # held rate.
+    fps = b.results.get("footprint", {})
+    dash = [by.get(n) for n in ("exporter", "dash1", "dash10")]
+    what = "exporter with 0, 1 and 10 dashboards open (measured, no target)"
+    if any(not r or r.get("missing") for r in dash) or \
+            any(n not in fps for n in ("exporter", "dash1", "dash10")):
+        out.append((what, "error", "**not measured**: " + "; ".join(
+            r["missing"] for r in dash if r and r.get("missing"))))
+    else:
+        out.append((what, "exporter process %s µs per request; %s %% of a core at %s req/s" % (
+            " / ".join("%.2f" % (r["tool_us"] or 0) for r in dash),
+            " / ".join("%.2f" % (fps[n]["cpu"] * 100) for n in ("exporter", "dash1", "dash10")),
+            " / ".join("%.0f" % fps[n]["rate"] for n in ("exporter", "dash1", "dash10"))), ""))
     se = b.results.get("series", {})
     out.append(("exporter scrape and RSS with %d series (measured, no target)" % SERIES[b.profile],
                 se.get("missing") or "%.1f ms a scrape (%d series, %.0f KB), RSS %.1f MB" % (

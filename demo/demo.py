@@ -6,7 +6,10 @@ build/demo/ (the tests' Apache fixture, tests/harness/httpd.py, writes
 them: one config for both; hence PYTHONPATH=tests, as `make demo` runs it),
 sends mixed traffic (200, 404, a redirect, a POST, IPv6) while a viewer
 prints each request as it finishes, then more traffic under a latency
-histogram. Whatever it started is stopped on the
+histogram. Meanwhile `httpdtrace exporter` serves its live dashboard on
+127.0.0.1:9718 (DEMO_DASH_PORT overrides; a free port if that is taken)
+for the whole demo: its URL is printed first. Whatever it started is
+stopped on the
 way out: at the end, on an error, on Ctrl-C or SIGTERM. Needs no terminal.
 
 The viewers are the VIEWERS below: httpdtrace commands that print until
@@ -33,6 +36,7 @@ from harness.tracer import interrupt
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 PORT = int(os.environ.get("DEMO_PORT", "8080"))
+DASH_PORT = int(os.environ.get("DEMO_DASH_PORT", "9718"))
 ROOT = os.path.join(REPO, "build", "demo")
 
 # (title, command, requests to send while it runs, pause between requests)
@@ -266,6 +270,20 @@ def show_exporter():
         fail("httpdtrace exporter failed:\n%s" % "".join(viewer.err))
 
 
+def start_dashboard():
+    """httpdtrace exporter for the demo's whole length: its dashboard's URL,
+    once it answers. Returns the Viewer."""
+    port = DASH_PORT if bind_error("127.0.0.1", DASH_PORT) is None else free_port()
+    viewer = Viewer([TOOL, "exporter", "-m", MODULE, "--listen", "127.0.0.1:%d" % port])
+    viewer.start()
+    with urllib.request.urlopen("http://127.0.0.1:%d/" % port, timeout=10) as r:
+        if r.status != 200:
+            fail("the dashboard did not answer: HTTP %d" % r.status)
+    say("== live dashboard: http://127.0.0.1:%d/ (httpdtrace exporter; open it in a "
+        "browser: it is up until the demo ends)" % port)
+    return viewer
+
+
 def on_signal(signum, frame):
     say("\nmake demo: %s; stopping what it started" % signal.Signals(signum).name)
     raise SystemExit(128 + signum)
@@ -287,10 +305,11 @@ def main():
         tmp_docroot = tempfile.mkdtemp(prefix="mod_dtprovider-demo-")
         os.chmod(tmp_docroot, 0o755)
         h.docroot = tmp_docroot
-    viewer = None
+    viewer = dashboard = None
     try:
         say("== Apache with mod_dtprovider on http://127.0.0.1:%d/ (config %s)" % (PORT, h.conf))
         h.start()
+        dashboard = start_dashboard()
         for title, argv, n, pause in VIEWERS:
             say("\n== %s: %s" % (title, " ".join(os.path.relpath(a, REPO)
                                                 if a.startswith(REPO) else a for a in argv)))
@@ -311,6 +330,8 @@ def main():
     finally:
         if viewer is not None:
             viewer.stop()
+        if dashboard is not None:
+            dashboard.stop()
         h.stop()
         if tmp_docroot:
             shutil.rmtree(tmp_docroot, ignore_errors=True)

@@ -36,6 +36,28 @@ struct {
 /* The requests in flight (struct exp_inflight). */
 struct exp_inflight inflight[EXP_INFLIGHT_SLOTS] = {};
 
+/* The dashboard (exporter.h): how many pages are open (dashboard.c sets
+ * it), the in-flight requests' strings, and top's table per (vhost, uri). */
+__u32 dash_viewers = 0;
+struct exp_flight_text inflight_text[EXP_INFLIGHT_SLOTS] = {};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, EXP_DASH_KEYS);
+	__type(key, struct exp_dash_key);
+	__type(value, struct hist);
+} dash_uris SEC(".maps");
+
+/* A key does not fit on the stack beside the request info. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct exp_dash_key);
+} dash_key_scratch SEC(".maps");
+
+static const struct hist zero_hist;
+
 /* Connection id -> when it was accepted. */
 struct {
 	__uint(type, BPF_MAP_TYPE_LRU_HASH);
@@ -168,6 +190,45 @@ static long route_try(__u32 i, struct route_match *m)
 	return 1;
 }
 
+/* A page is open: the strings it shows of a request in flight, written
+ * before the slot's start_ns (user space reads a slot once that is set, and
+ * takes the strings only when their id is the slot's). */
+static __always_inline void flight_text(struct exp_flight_text *x, struct pt_regs *ctx, __u64 id)
+{
+	TRACE_STR(x->method, trace_arg(ctx, 2));
+	TRACE_STR(x->uri, trace_arg(ctx, 3));
+	TRACE_STR(x->vhost, trace_arg(ctx, 5));
+	x->id = id;
+}
+
+/* A page is open: the request into top's table of (vhost, uri). */
+static __always_inline void dash_add(const struct httpd_request_info *info, __u64 latency_us)
+{
+	struct exp_dash_key *k;
+	struct exp_totals *t;
+	struct hist *h;
+	__u32 zero = 0;
+
+	k = bpf_map_lookup_elem(&dash_key_scratch, &zero);
+	if (!k)
+		return;
+	__builtin_memset(k, 0, sizeof(*k)); /* the whole key is hashed */
+	TRACE_STR(k->vhost, info->vhost);
+	TRACE_STR(k->uri, info->uri);
+	h = bpf_map_lookup_elem(&dash_uris, k);
+	if (!h) {
+		bpf_map_update_elem(&dash_uris, k, &zero_hist, BPF_NOEXIST);
+		h = bpf_map_lookup_elem(&dash_uris, k);
+	}
+	if (h) {
+		hist_add_atomic(h, latency_us);
+	} else {
+		t = bpf_map_lookup_elem(&totals, &zero);
+		if (t)
+			__sync_fetch_and_add(&t->dash_overflow, 1);
+	}
+}
+
 SEC("usdt")
 int request__start(struct pt_regs *ctx)
 {
@@ -181,6 +242,9 @@ int request__start(struct pt_regs *ctx)
 		struct exp_inflight *s = &inflight[(id + i) & (EXP_INFLIGHT_SLOTS - 1)];
 
 		if (__sync_val_compare_and_swap(&s->id, 0, id) == 0) {
+			if (dash_viewers)
+				flight_text(&inflight_text[(id + i) & (EXP_INFLIGHT_SLOTS - 1)],
+					    ctx, id);
 			s->tgid = bpf_get_current_pid_tgid() >> 32;
 			s->start_ns = now;
 			return 0;
@@ -274,6 +338,8 @@ int request__done(struct pt_regs *ctx)
 	BUCKET_ADD(v->response, size_bounds, EXP_SIZE_BUCKETS, info.bytes_out);
 	__sync_fetch_and_add(&v->request_bytes, info.bytes_in);
 	BUCKET_ADD(v->request, size_bounds, EXP_SIZE_BUCKETS, info.bytes_in);
+	if (dash_viewers)
+		dash_add(&info, latency_us);
 	return 0;
 }
 

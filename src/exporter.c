@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +28,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <microhttpd.h>
+#include "dashboard.h"
 #include "httpdtrace.h"
 #include "options.h"
 #include "proc.h"
@@ -48,6 +50,7 @@ static struct env {
 	char route_names[EXP_MAX_ROUTES][EXP_ROUTE_LEN + 1]; /* as written */
 	unsigned int nroutes;
 	bool phases;                  /* --phases */
+	bool no_dashboard;            /* --no-dashboard */
 } env = { .listen = DEFAULT_LISTEN, .max_series = EXP_MAX_SERIES };
 
 const char exporter_doc[] =
@@ -56,10 +59,12 @@ const char exporter_doc[] =
 	"\n"
 	"USAGE: httpdtrace exporter [--listen ADDR:PORT] [--max-series N]\n"
 	"                           [--routes FILE] [--tls-cert FILE --tls-key FILE]\n"
-	"                           [--basic-auth FILE] [--phases] [-m PATH] [-p PID] [-v]\n"
+	"                           [--basic-auth FILE] [--phases] [--no-dashboard]\n"
+	"                           [-m PATH] [-p PID] [-v]\n"
 	"\n"
 	"EXAMPLES:\n"
 	"    httpdtrace exporter                       # http://127.0.0.1:9718/metrics\n"
+	"                                              # and the dashboard at /\n"
 	"    httpdtrace exporter --listen [::1]:9718   # IPv6 loopback\n"
 	"    httpdtrace exporter --max-series 5000     # more label sets\n"
 	"    httpdtrace exporter --routes routes.txt   # http_route from its patterns\n"
@@ -71,10 +76,12 @@ const char exporter_doc[] =
 	"httpd_connections_* and httpd_connection_* (connections), httpd_info, the\n"
 	"exporter's own httpdtrace_exporter_*, and with --phases\n"
 	"httpd_request_phase_duration_seconds.\n"
+	"The dashboard at / shows them live in a browser, with the requests in flight\n"
+	"and the top uris (--no-dashboard: /metrics only).\n"
 	"OpenMetrics (with exemplars) when asked for. See exporter in httpdtrace(8).";
 
 enum { OPT_LISTEN = 0x100, OPT_MAX_SERIES, OPT_ROUTES, OPT_TLS_CERT, OPT_TLS_KEY, OPT_AUTH,
-       OPT_PHASES };
+       OPT_PHASES, OPT_NO_DASHBOARD };
 
 static const struct argp_option opts[] = {
 	{ "listen", OPT_LISTEN, "ADDR:PORT", 0,
@@ -91,6 +98,8 @@ static const struct argp_option opts[] = {
 	{ "phases", OPT_PHASES, NULL, 0,
 	  "Also a histogram of the time spent in each processing phase (traces one more "
 	  "probe, which fires 3 to 6 times a request)", 0 },
+	{ "no-dashboard", OPT_NO_DASHBOARD, NULL, 0,
+	  "No live page at /: serve /metrics only", 0 },
 	{ 0 },
 };
 
@@ -99,6 +108,9 @@ static socklen_t listen_len;
 static struct exporter_bpf *skel;
 static struct exporter_config config;
 static struct trace t;
+/* A scrape at a time: connections have a thread each (for the dashboard's
+ * streams), and a scrape keeps state between scrapes. */
+static pthread_mutex_t scrape_lock = PTHREAD_MUTEX_INITIALIZER;
 
 /* "127.0.0.1:9718", "[::1]:9718", "0.0.0.0:9718", "[::]:9718". */
 static int parse_listen(const char *s)
@@ -271,6 +283,9 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 	case OPT_PHASES:
 		env.phases = true;
 		break;
+	case OPT_NO_DASHBOARD:
+		env.no_dashboard = true;
+		break;
 	case ARGP_KEY_END:
 		if (!env.tls_cert != !env.tls_key)
 			argp_error(state, "--tls-cert and --tls-key go together");
@@ -380,15 +395,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 	if (strcmp(method, "GET") && strcmp(method, "HEAD"))
 		return reply(c, MHD_HTTP_METHOD_NOT_ALLOWED, text, "only GET and HEAD\n", 18,
 			     MHD_RESPMEM_PERSISTENT);
-	if (!strcmp(url, "/"))
+	if (!env.no_dashboard) {
+		bool served;
+		enum MHD_Result ret = dash_serve(c, url, &served);
+
+		if (served)
+			return ret;
+	} else if (!strcmp(url, "/")) {
 		return reply(c, MHD_HTTP_OK, "text/html; charset=utf-8", (void *)index_page,
 			     sizeof(index_page) - 1, MHD_RESPMEM_PERSISTENT);
+	}
 	if (strcmp(url, "/metrics"))
 		return reply(c, MHD_HTTP_NOT_FOUND, text, "not found: see /metrics\n", 24,
 			     MHD_RESPMEM_PERSISTENT);
 	accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
 	openmetrics = accept && strstr(accept, "application/openmetrics-text");
+	pthread_mutex_lock(&scrape_lock);
 	body = exporter_metrics(skel, &config, openmetrics, &len);
+	pthread_mutex_unlock(&scrape_lock);
 	if (!body)
 		return reply(c, MHD_HTTP_INTERNAL_SERVER_ERROR, text, "cannot read the maps\n", 21,
 			     MHD_RESPMEM_PERSISTENT);
@@ -396,6 +420,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 		     "application/openmetrics-text; version=1.0.0; charset=utf-8" :
 		     "text/plain; version=0.0.4; charset=utf-8", body, len, MHD_RESPMEM_MUST_FREE);
 }
+
+/* A thread per connection: a dashboard's stream waits in its own. */
+#define DAEMON_FLAGS                                                           \
+	(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION | MHD_USE_ERROR_LOG)
 
 static bool loopback(void)
 {
@@ -474,16 +502,16 @@ int exporter_main(int argc, char **argv)
 	err = trace_attach(&t);
 	if (err)
 		goto cleanup;
+	if (!env.no_dashboard)
+		dash_init(skel, &config);
 	if (env.tls_cert)
-		d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG |
-				     MHD_USE_TLS, 0, NULL, NULL, on_request, NULL,
+		d = MHD_start_daemon(DAEMON_FLAGS | MHD_USE_TLS, 0, NULL, NULL, on_request, NULL,
 				     MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT, 64U,
 				     MHD_OPTION_CONNECTION_TIMEOUT, 10U,
 				     MHD_OPTION_HTTPS_MEM_CERT, env.tls_cert,
 				     MHD_OPTION_HTTPS_MEM_KEY, env.tls_key, MHD_OPTION_END);
 	else
-		d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG, 0, NULL,
-				     NULL, on_request, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
+		d = MHD_start_daemon(DAEMON_FLAGS, 0, NULL, NULL, on_request, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
 				     MHD_OPTION_CONNECTION_LIMIT, 64U, MHD_OPTION_CONNECTION_TIMEOUT,
 				     10U, MHD_OPTION_END);
 	if (!d) {
@@ -496,17 +524,25 @@ int exporter_main(int argc, char **argv)
 	fd = -1; /* the daemon's now */
 	fprintf(stderr, "httpdtrace: metrics at http%s://%s/metrics\n", env.tls_cert ? "s" : "",
 		env.listen);
+	if (!env.no_dashboard)
+		fprintf(stderr, "httpdtrace: dashboard at http%s://%s/\n", env.tls_cert ? "s" : "",
+			env.listen);
 	if (!loopback() && (!env.tls_cert || !env.auth_user))
 		trace_warn("%s is not a loopback address, and the metrics are served %s: give "
 			   "--tls-cert, --tls-key and --basic-auth, or keep it behind a firewall",
 			   env.listen, !env.tls_cert && !env.auth_user ? "in clear text to anyone" :
 			   !env.tls_cert ? "in clear text" : "to anyone");
-	while (!trace_exiting)
+	while (!trace_exiting) {
 		trace_sleep_ms(TRACE_POLL_MS * 2);
+		if (!env.no_dashboard)
+			dash_tick(trace_now_ns());
+	}
 
 cleanup:
-	if (d)
+	if (d) {
+		dash_close();
 		MHD_stop_daemon(d);
+	}
 	if (fd >= 0)
 		close(fd);
 	trace_close(&t);

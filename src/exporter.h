@@ -7,6 +7,7 @@
 #ifndef EXPORTER_H
 #define EXPORTER_H
 
+#include "hist_shared.h"
 #include "phases.h"
 #include "sizes.h"
 
@@ -16,6 +17,7 @@
 #define EXP_EXEMPLAR_NS 1000000000ULL /* a bucket's exemplar changes at most this often */
 #define EXP_MAX_OPEN 65536       /* connections followed from start to done */
 #define EXP_REASONS 6            /* conn-done's reasons (HTTPD_CONN_END_*) */
+#define EXP_DASH_KEYS 4096       /* the dashboard's (vhost, uri) table */
 
 /* Upper bounds of the histogram buckets (+Inf is the count). Duration in
  * microseconds: OpenTelemetry's advised seconds 0.005 ... 10, with finer
@@ -106,6 +108,8 @@ struct exp_totals {
 	__u64 conn_requests;
 	__u64 conn_requests_hist[EXP_CONN_REQS_BUCKETS];
 	__u64 untracked;                      /* begun with no in-flight slot free */
+	__u64 dash_overflow;                  /* dashboard: requests whose (vhost, uri)
+					       * found no room in dash_uris */
 };
 
 /* A request in flight, in a slot of the in-flight table (a global of the BPF
@@ -120,6 +124,23 @@ struct exp_inflight {
 	__u32 tgid;     /* the Apache process serving it: a slot whose process is
 			 * gone (killed mid-request) is freed at the next scrape */
 	__u32 pad;
+};
+
+/* The dashboard (dashboard.c). While a page is open (dash_viewers > 0),
+ * request-start also copies the request's method, vhost and uri beside its
+ * in-flight slot, and request-done adds the request to dash_uris; with no
+ * page open neither costs more than a load of dash_viewers. */
+struct exp_flight_text {
+	__u64 id;                  /* the request these strings are of (0: none) */
+	char method[STR_METHOD];
+	char vhost[STR_NAME];
+	char uri[STR_TOP_URI];
+};
+
+/* top's aggregation, per (vhost, uri): whole key hashed, unused bytes 0. */
+struct exp_dash_key {
+	char vhost[STR_NAME];
+	char uri[STR_TOP_URI];
 };
 
 #endif /* EXPORTER_H */

@@ -19,6 +19,20 @@ TOOL = os.path.join(BUILD, "httpdtrace")
 READY = re.compile(r"^httpdtrace: tracing \d+ probes? in ")
 
 
+def esc(raw):
+    """What httpdtrace prints for these bytes a client sent (fmt_esc): a
+    control byte or one >= 0x80 as \\xNN, a backslash doubled."""
+    out = []
+    for b in raw:
+        if b == 0x5c:
+            out.append("\\\\")
+        elif 0x20 <= b < 0x7f:
+            out.append(chr(b))
+        else:
+            out.append("\\x%02x" % b)
+    return "".join(out)
+
+
 class Httpdtrace:
     def __init__(self, *args):
         self.args = [TOOL] + [str(a) for a in args]

@@ -101,6 +101,15 @@ def test_lintian_is_clean(debs):
     assert [t for t in tags if t[0] == "W"] == [], r.stdout
 
 
+def test_httpdtrace_says_what_it_carries(debs):
+    """The dashboard's Chart.js is built in: the package names its source."""
+    r = subprocess.run(["dpkg-deb", "-f", debs[PACKAGES.index("httpdtrace")], "Built-Using"],
+                       capture_output=True, text=True, check=True)
+    src = subprocess.run(["dpkg-query", "-W", "-f", "${source:Package} (= ${source:Version})",
+                          "libjs-chart.js"], capture_output=True, text=True, check=True)
+    assert r.stdout.strip() == src.stdout.strip() != ""
+
+
 def test_module_enabled_the_debian_way(installed):
     r = subprocess.run(["a2query", "-m", "dtprovider"], capture_output=True, text=True)
     assert r.returncode == 0 and "enabled" in r.stdout, r.stdout + r.stderr

@@ -18,6 +18,9 @@ def test_demo(tracing):
                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stdout + out.stderr
     lines = out.stdout.splitlines()
+    # the dashboard, up from the start
+    assert re.match(r"^== live dashboard: http://127\.0\.0\.1:\d+/ \(httpdtrace exporter; ",
+                    lines[1]), out.stdout
     reqs = [l for l in lines if re.match(r"^\d+\.\d{3} +\d+us \d{3} ", l)]
     assert [l.split()[2] for l in reqs] == ["200", "200", "404", "301", "200", "200"] * 2
     assert sum(1 for l in reqs if "[::1]:%d " % port in l) == 2

@@ -303,12 +303,13 @@ def test_ipv6_listen(httpdtrace, make_httpd):
 
 
 def test_the_endpoint(httpdtrace, make_httpd):
-    """/ says what it is and links /metrics; other paths 404; other methods
-    405 with Allow; headers too big are refused; the exporter goes on."""
+    """/ is the dashboard (test_dashboard.py), which links /metrics; other
+    paths 404; other methods 405 with Allow; headers too big are refused;
+    the exporter goes on."""
     h = make_httpd("event")
     t = exporter(httpdtrace)
     page = metrics(t.port, "/")
-    assert "httpdtrace exporter" in page and 'href="/metrics"' in page
+    assert "<title>httpdtrace: " in page and 'href="/metrics"' in page
     for path, code in (("/nope", 404), ("/metrics/x", 404)):
         with pytest.raises(urllib.error.HTTPError) as e:
             metrics(t.port, path)

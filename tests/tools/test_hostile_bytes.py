@@ -20,7 +20,7 @@ import time
 import pytest
 
 from harness.httpd import MODULE, REPO
-from harness.httpdtrace import parse_requests
+from harness.httpdtrace import esc, parse_requests
 
 # Bytes that frame a request line, and so cannot be inside one.
 FRAMING = {0x0a, 0x0d, 0x20}
@@ -34,19 +34,6 @@ SLOW_LUA = ("function handle(r)\n"
 EXTRA = "HttpProtocolOptions Unsafe LenientMethods\n"
 SLOW_PATH = b"/s\xc2\x9b31m\xff.lua"   # a file of that name, held in flight: UTF-8 CSI
 SCRIPTS = os.path.join(REPO, "scripts", "bpftrace")
-
-
-def esc(raw):
-    """What httpdtrace's text output prints for these bytes (fmt_esc)."""
-    out = []
-    for b in raw:
-        if b == 0x5c:
-            out.append("\\\\")
-        elif 0x20 <= b < 0x7f:
-            out.append(chr(b))
-        else:
-            out.append("\\x%02x" % b)
-    return "".join(out)
 
 
 def raw_records(t):
