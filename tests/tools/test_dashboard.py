@@ -224,7 +224,8 @@ def test_every_file_of_the_page_has_the_policy(httpdtrace, make_httpd):
 
 def test_the_stream(httpdtrace, make_httpd):
     """/events: a hello with the history, then an update a second; at most
-    32 pages at once, the next gets 503 and the exporter goes on."""
+    32 pages at once, the next gets 503 and the exporter goes on; Ctrl-C
+    ends the streams."""
     make_httpd("event")
     t = exporter(httpdtrace)
     streams = []
@@ -262,6 +263,15 @@ def test_the_stream(httpdtrace, make_httpd):
         assert time.monotonic() < deadline
         time.sleep(0.2)
     assert get(t.port, "/metrics")[0] == 200
+    # Ctrl-C with a page open: the stream ends, the exporter exits cleanly
+    s = socket.create_connection(("127.0.0.1", t.port), timeout=30)
+    s.sendall(b"GET /events HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert s.recv(100).startswith(b"HTTP/1.1 200")
+    assert t.stop().rc == 0, t.describe()
+    s.settimeout(30)
+    while s.recv(65536):
+        pass
+    s.close()
 
 
 def test_no_dashboard(httpdtrace, make_httpd):
