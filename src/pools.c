@@ -182,7 +182,7 @@ static void leak_end(const struct charge_opts *o)
 		n = o->top;
 	if (!o->json)
 		printf("\n%-7s %6s %6s %10s %6s %s\n", "PID", "CONN", "REQS", "BYTES", "BLOCKS",
-		       "URIS (bytes; CONN child: the child and configuration pools)");
+		       "URIS (bytes)");
 	for (int i = 0; i < n; i++) {
 		const struct leak_row *r = &rows[i];
 
