@@ -218,3 +218,36 @@ def test_kinds_view_and_bad_options(httpdtrace, make_httpd, pooltest):
                           "-k", "-L"], capture_output=True, text=True)
     assert out.returncode == 2
     assert "-k and -L are different views: choose one" in out.stderr.splitlines()[0]
+
+
+def test_leak_view_json(httpdtrace, make_httpd, pooltest):
+    """-L -j on worker (no asynchronous writes: the connection's pool gets
+    the module's 20000 alone after its set-up): a leak object per request
+    with exact running totals, then one per connection and per child."""
+    h = start(make_httpd, pooltest, "worker")
+    t = httpdtrace("pools", "-m", MODULE, "-L", "-j")
+    keepalive(h, ["/pt/a"] * 4)
+    wait_lines(t, lambda lines: len(json_lines(lines, "leak")) == 4)
+    t.stop(settle=0)
+    assert t.rc == 0, t.describe()
+    leaks = t.json("leak")
+    setup = leaks[0]["conn_bytes"] - CONN["bytes"]
+    assert setup > 0
+    for i, r in enumerate(leaks):
+        assert r["uri"] == "/pt/a" and r["conn_id"] == leaks[0]["conn_id"]
+        assert r["conn_bytes"] == CONN["bytes"] + (setup if i == 0 else 0)
+        assert r["conn_total"] == setup + CONN["bytes"] * (i + 1)
+        assert r["conn_blocks"] == 1
+        assert r["child_bytes"] == CHILD["bytes"]
+        assert r["child_total"] == CHILD["bytes"] * (i + 1)
+        assert r["child_blocks"] == child_blocks(i + 1)
+    conn, = t.json("conn")
+    assert conn == {"type": "conn", "pid": leaks[0]["pid"], "conn_id": leaks[0]["conn_id"],
+                    "requests": 4, "bytes": setup + 4 * CONN["bytes"], "blocks": 4,
+                    "uris": [{"uri": "/pt/a", "bytes": setup + 4 * CONN["bytes"]}],
+                    "other_uris_bytes": 0}
+    child, = t.json("child")
+    assert child == {"type": "child", "pid": leaks[0]["pid"], "requests": 4,
+                     "bytes": 4 * CHILD["bytes"], "blocks": 5,
+                     "uris": [{"uri": "/pt/a", "bytes": 4 * CHILD["bytes"]}],
+                     "other_uris_bytes": 0}
