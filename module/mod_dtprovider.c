@@ -43,6 +43,10 @@
  * client asked for, kept at post_read_request so request-done reports the
  * same uri as request-start even after mod_dir or mod_rewrite changed r->uri.
  * An internal redirect's new request_rec gets the same state (same id).
+ * While request-start or request-phase is traced it also holds the
+ * request's pools (r->pool, the client connection's pool, the process
+ * pool), whose address request-phase passes so a tracer of apr_palloc()
+ * can tell which kind of pool an allocation went to.
  *
  * Phases. request-phase fires when a phase of a client request begins; the
  * previous phase ends there. Each phase's probe comes from a hook that runs

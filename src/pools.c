@@ -1,7 +1,10 @@
 /*
- * pools.c - `httpdtrace pools`: memory Apache allocates per request: calls
- * and bytes of apr_palloc() (pool memory; apr_pcalloc() goes through it)
- * and of libc's malloc(), per request (-r) or per uri at Ctrl-C.
+ * pools.c - `httpdtrace pools`: memory Apache allocates per request: calls,
+ * bytes and block fetches of apr_palloc() (pool memory; apr_pcalloc() goes
+ * through it), also per kind of pool (pools.bpf.c says how both are told),
+ * and calls and bytes of libc's malloc(); per request (-r) or per uri at
+ * Ctrl-C (charge.c prints those), or the leak view (-L, below; its totals
+ * in pools_leak.c).
  *
  * The uprobes are attached per process, to the libapr and libc each Apache
  * process maps (never system-wide: malloc is everywhere), at start and, for
