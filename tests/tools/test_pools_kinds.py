@@ -196,6 +196,11 @@ def test_leak_view_grows_over_keepalive(httpdtrace, make_httpd, pooltest, mpm):
     assert all(v[3] == "/pt/a %d" % v[1] for v in children.values())
     assert [int(m.group(4)) for m in table] == sorted((int(m.group(4)) for m in table),
                                                       reverse=True)
+    # the README and the man page show this view as the tool prints it
+    for doc in ("README.md", os.path.join("docs", "man", "httpdtrace.8")):
+        with open(os.path.join(REPO, doc)) as f:
+            text = f.read()
+        assert lines[0] in text and lines[12] in text, doc
 
 
 def test_kinds_view_and_bad_options(httpdtrace, make_httpd, pooltest):
