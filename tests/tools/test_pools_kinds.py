@@ -256,3 +256,27 @@ def test_leak_view_json(httpdtrace, make_httpd, pooltest):
                      "bytes": 4 * CHILD["bytes"], "blocks": 5,
                      "uris": [{"uri": "/pt/a", "bytes": 4 * CHILD["bytes"]}],
                      "other_uris_bytes": 0}
+
+
+def test_http2_kinds(httpdtrace, make_httpd, pooltest):
+    """HTTP/2: the handler runs on a secondary connection whose pool is under
+    the client connection's, so its allocations count as conn; the request's
+    and the child's are as on HTTP/1."""
+    h = start(make_httpd, pooltest, "event")
+    t = httpdtrace("pools", "-m", MODULE, "-r", "-j")
+    for path in ("/pt/0", "/pt/a"):
+        out = subprocess.run(["curl", "-s", "--http2-prior-knowledge", "-o", "/dev/null",
+                              "-w", "%{http_code} %{http_version}", h.url(path)],
+                             capture_output=True, text=True)
+        assert out.stdout == "200 2", out
+    wait_lines(t, lambda lines: len(json_lines(lines, "request")) == 2)
+    t.stop(settle=0)
+    assert t.rc == 0, t.describe()
+    base, alloc = t.json("request")
+    assert (base["uri"], alloc["uri"]) == ("/pt/0", "/pt/a")
+    for what, want in REQUEST.items():
+        assert alloc["request_" + what] - base["request_" + what] == want, (what, base, alloc)
+    assert alloc["child_bytes"] == CHILD["bytes"] and alloc["child_calls"] == CHILD["calls"]
+    # the module's 20000 (plus the stream's own set-up, which varies)
+    assert alloc["conn_bytes"] >= CONN["bytes"] and alloc["conn_blocks"] >= 1, alloc
+    assert alloc["other_calls"] == base["other_calls"] == 0
