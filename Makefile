@@ -158,7 +158,7 @@ $(TOOL): $(TOOL_OBJS)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_LIBS := $(BUILD)/src/hist.o $(BUILD)/src/fmt.o $(BUILD)/src/filter.o $(BUILD)/src/options.o \
              $(BUILD)/src/exposition.o $(BUILD)/src/top_table.o $(BUILD)/src/top_view.o \
-             $(BUILD)/src/top_report.o $(BUILD)/traceparent.o
+             $(BUILD)/src/top_report.o $(BUILD)/src/pools_leak.o $(BUILD)/traceparent.o
 UNIT_BIN  := $(BUILD)/unit-tests
 
 $(UNIT_BIN): $(UNIT_SRCS) tests/unit/unit.h $(UNIT_LIBS)

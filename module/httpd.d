@@ -44,6 +44,22 @@ struct httpd_request_info {
 	uint64_t parent_id;
 };
 
+/*
+ * Request-phase's args[5] is the address of this struct in the traced
+ * process (mod_dtprovider.h): copy it in, e.g.
+ *   this->p = (struct httpd_request_pools *)copyin(args[5],
+ *       sizeof (struct httpd_request_pools));
+ * and compare this->p->request_pool with apr_palloc()'s arg0 (pid provider).
+ */
+struct httpd_request_pools {
+	uint32_t version;
+	uint32_t size;
+	uint64_t conn_id;
+	uint64_t request_pool;
+	uint64_t conn_pool;
+	uint64_t process_pool;
+};
+
 /* Request-done's args[5]: the request info, copied in. */
 typedef struct httpd_reqinfo {
 	uint32_t hri_version;		/* struct version, 2 */

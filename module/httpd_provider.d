@@ -19,6 +19,7 @@
  */
 
 struct httpd_request_info;
+struct httpd_request_pools;
 
 /*
  * DTrace only: after the ':' of a probe come the argument types D scripts
@@ -48,11 +49,13 @@ provider httpd {
      * mod_dtprovider.h). uri is the uri being processed (after an internal
      * redirect, the new one; at log and end, the client's). elapsed_us:
      * microseconds since the request line was read, so the first phase's
-     * elapsed_us is how long reading the request took. */
+     * elapsed_us is how long reading the request took. pools: the address
+     * of the request's struct httpd_request_pools (mod_dtprovider.h; D
+     * scripts copy it in, as module/httpd.d declares it). */
     probe request__phase(uint64_t id, int phase, char *name, char *uri,
-        uint64_t elapsed_us) :
+        uint64_t elapsed_us, struct httpd_request_pools *pools) :
         (uint64_t id, int phase, string name, string uri,
-        uint64_t elapsed_us);
+        uint64_t elapsed_us, uintptr_t pools);
 
     /* A request continues on another uri: kind 0, a new internal request
      * (ErrorDocument, per-directory rewrite, ...) whose phases start again

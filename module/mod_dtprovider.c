@@ -43,6 +43,10 @@
  * client asked for, kept at post_read_request so request-done reports the
  * same uri as request-start even after mod_dir or mod_rewrite changed r->uri.
  * An internal redirect's new request_rec gets the same state (same id).
+ * While request-start or request-phase is traced it also holds the
+ * request's pools (r->pool, the client connection's pool, the process
+ * pool), whose address request-phase passes so a tracer of apr_palloc()
+ * can tell which kind of pool an allocation went to.
  *
  * Phases. request-phase fires when a phase of a client request begins; the
  * previous phase ends there. Each phase's probe comes from a hook that runs
@@ -203,6 +207,7 @@ typedef struct {
     const char *uri;
     apr_time_t start;           /* r->request_time: request line read */
     const char *type_uri;       /* r->uri when the type phase began */
+    struct httpd_request_pools pools;   /* request-phase's last argument */
 } dtp_req_t;
 
 static ap_filter_rec_t *dtp_in_filter_handle;
@@ -618,7 +623,8 @@ static void dtp_phase(dtp_req_t *rs, int phase, const char *uri)
     now = apr_time_now();
     HTTPD_REQUEST_PHASE(rs->id, phase, dtp_str(dtp_phase_names[phase]),
                         dtp_str(uri),
-                        (uint64_t)(now > rs->start ? now - rs->start : 0));
+                        (uint64_t)(now > rs->start ? now - rs->start : 0),
+                        &rs->pools);
 }
 
 /* The state of a request of a traced client request (internal redirects
@@ -654,11 +660,23 @@ static int dtp_internal_redirect(request_rec *r)
     return DECLINED;
 }
 
+/* Fill request-phase's struct httpd_request_pools: a few stores, made only
+ * while a request probe is traced. */
+static void dtp_req_pools(dtp_req_t *rs, request_rec *r, apr_uint64_t conn_id)
+{
+    rs->pools.version = HTTPD_REQUEST_POOLS_VERSION;
+    rs->pools.size = sizeof(rs->pools);
+    rs->pools.conn_id = conn_id;
+    rs->pools.request_pool = (uintptr_t)r->pool;
+    rs->pools.conn_pool = (uintptr_t)dtp_client_conn(r->connection)->pool;
+    rs->pools.process_pool = (uintptr_t)r->server->process->pool;
+}
+
 static DTP_COLD int dtp_post_read_request_traced(request_rec *r)
 {
     dtp_req_t *rs;
     dtp_conn_t *cs;
-    apr_uint64_t conn_id;
+    apr_uint64_t conn_id = 0;
 
     if (r->main != NULL) {
         return DECLINED;        /* subrequest */
@@ -674,8 +692,11 @@ static DTP_COLD int dtp_post_read_request_traced(request_rec *r)
     ap_set_module_config(r->request_config, &dtprovider_module, rs);
     apr_pool_cleanup_register(r->pool, rs, dtp_req_cleanup,
                               apr_pool_cleanup_null);
-    if (HTTPD_REQUEST_START_ENABLED()) {
+    if (HTTPD_REQUEST_START_ENABLED() || HTTPD_REQUEST_PHASE_ENABLED()) {
         conn_id = dtp_request_conn_id(r, &cs);
+        dtp_req_pools(rs, r, conn_id);
+    }
+    if (HTTPD_REQUEST_START_ENABLED()) {
         HTTPD_REQUEST_START(rs->id, conn_id, dtp_str(r->method), rs->uri,
                             dtp_str(r->useragent_ip),
                             dtp_str(r->server->server_hostname));

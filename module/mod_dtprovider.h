@@ -52,6 +52,31 @@ struct httpd_request_info {
     unsigned long long parent_id; /* 152: its parent-id, 16 hex digits */
 };                               /* 160 bytes (144 in version 1) */
 
+/* httpd:::request-phase passes, as its last argument (arg5), the address of
+ * a struct httpd_request_pools: the pools a request's memory comes from, so
+ * a tracer of apr_palloc() can tell which kind of pool an allocation went
+ * to (httpdtrace pools). Pointers are addresses in the traced process; the
+ * struct lives in the request's pool and stays the same for every phase of
+ * the request. Same versioning rule as httpd_request_info. apr_pool_t is
+ * opaque; on Linux its first field is the parent pool (libapr 1.x). */
+#define HTTPD_REQUEST_POOLS_VERSION 1
+
+struct httpd_request_pools {
+    /* version 1 */
+    unsigned int version;        /*  0: HTTPD_REQUEST_POOLS_VERSION */
+    unsigned int size;           /*  4: sizeof(struct httpd_request_pools) */
+    unsigned long long conn_id;  /*  8: client connection id, as request-
+                                    done's info->conn_id */
+    unsigned long long request_pool; /* 16: r->pool (subrequests and
+                                        internal redirects use it or its
+                                        subpools) */
+    unsigned long long conn_pool;    /* 24: the client connection's c->pool */
+    unsigned long long process_pool; /* 32: s->process->pool: the
+                                        configuration pool, the child's pool
+                                        and every other pool the process
+                                        keeps are under it */
+};                               /* 40 bytes */
+
 /* httpd:::request-phase's phase argument: the phase that begins. Each phase
  * ends where the next probe of the same request id fires. Phase 0 (read) has
  * no probe: it runs from the request line to the first phase probe, whose

@@ -15,7 +15,12 @@
  * pending counters when it works for none (threads of Apache's processes
  * only). A tool that keeps per-thread running state (CPU time) defines
  * CHARGE_PHASE_HOOK(tid) before including this: it runs at each phase
- * probe before the thread changes hands.
+ * probe before the thread changes hands. A tool may also define
+ * CHARGE_BEGIN_HOOK(id, tid, pools): runs when request id's counters are
+ * made (its first translate), after the thread's pending counters moved
+ * in; pools is request-phase's arg5 (struct httpd_request_pools *, 0 from
+ * a module without it); and CHARGE_END_HOOK(e, id): fills the tool's fields
+ * of the event (e->conn_id) and forgets its own state of the request.
  */
 #ifndef CHARGE_BPF_H
 #define CHARGE_BPF_H
@@ -112,7 +117,11 @@ static __always_inline void charge_end(__u64 id, const char *uri)
 			e->v[i] = c->v[i];
 		e->pid = pid_tgid >> 32;
 		e->tid = (__u32)pid_tgid;
+		e->conn_id = 0;
 		TRACE_STR(e->uri, uri);
+#ifdef CHARGE_END_HOOK
+		CHARGE_END_HOOK(e, id);
+#endif
 		trace_submit(e);
 	}
 	bpf_map_delete_elem(&charge_req, &id);
@@ -120,7 +129,7 @@ static __always_inline void charge_end(__u64 id, const char *uri)
 
 SEC("usdt")
 int BPF_USDT(request__phase, __u64 id, int phase, const char *name, const char *uri,
-	     __u64 elapsed_us)
+	     __u64 elapsed_us, __u64 pools)
 {
 	__u32 tid = (__u32)bpf_get_current_pid_tgid();
 	struct charge_counts *pend, fresh = {};
@@ -151,6 +160,9 @@ int BPF_USDT(request__phase, __u64 id, int phase, const char *name, const char *
 			bpf_map_delete_elem(&charge_pending, &tid);
 		}
 		bpf_map_update_elem(&charge_req, &id, &fresh, BPF_ANY);
+#ifdef CHARGE_BEGIN_HOOK
+		CHARGE_BEGIN_HOOK(id, tid, pools);
+#endif
 	}
 	bpf_map_update_elem(&charge_cur, &tid, &id, BPF_ANY);
 	return 0;

@@ -54,13 +54,40 @@ struct uri_total {
 static struct uri_total *totals;
 static size_t ntotals, cap;
 
+/* Human output: the number of columns shown, and the counter of the i-th. */
+static int shown(const struct charge_opts *o)
+{
+	return o->show ? o->nshow : o->ncols;
+}
+
+static int shown_col(const struct charge_opts *o, int i)
+{
+	return o->show ? o->show[i] : i;
+}
+
+static void print_heads(const struct charge_opts *o)
+{
+	for (int i = 0; i < shown(o); i++)
+		printf(" %*s", o->cols[shown_col(o, i)].width, o->cols[shown_col(o, i)].head);
+}
+
+/* The shown columns of counters v, each divided by its unit and by per. */
+static void print_values(const struct charge_opts *o, const unsigned long long *v,
+			 unsigned long long per)
+{
+	for (int i = 0; i < shown(o); i++) {
+		const struct charge_col *c = &o->cols[shown_col(o, i)];
+
+		printf(" %*llu", c->width, v[shown_col(o, i)] / c->div / per);
+	}
+}
+
 void charge_begin(const struct charge_opts *o)
 {
 	if (!o->per_request || o->json)
 		return;
 	printf("%-8s", "ID");
-	for (int i = 0; i < o->ncols; i++)
-		printf(" %*s", o->cols[i].width, o->cols[i].head);
+	print_heads(o);
 	printf(" %s\n", "URI");
 }
 
@@ -103,12 +130,13 @@ int charge_event(const struct charge_opts *o, const struct charge_event *e)
 		printf("{\"type\":\"request\",\"id\":%llu,\"pid\":%u,\"tid\":%u,\"uri\":",
 		       (unsigned long long)e->id, e->pid, e->tid);
 		fmt_json_str(stdout, e->uri);
+		if (e->conn_id)
+			printf(",\"conn_id\":%llu", (unsigned long long)e->conn_id);
 		print_json_values(o, v, 1);
 		printf("}\n");
 	} else if (o->per_request) {
 		printf("%-8llu", (unsigned long long)e->id);
-		for (int i = 0; i < o->ncols; i++)
-			printf(" %*llu", o->cols[i].width, v[i] / o->cols[i].div);
+		print_values(o, v, 1);
 		printf(" %s\n", fmt_esc(uri, sizeof(uri), e->uri));
 	} else if ((t = uri_total(e->uri))) {
 		t->requests++;
@@ -149,14 +177,11 @@ void charge_report(const struct charge_opts *o)
 		}
 	} else {
 		printf("%6s", "REQS");
-		for (int i = 0; i < o->ncols; i++)
-			printf(" %*s", o->cols[i].width, o->cols[i].head);
+		print_heads(o);
 		printf(" %s\n", "URI (per request: mean)");
 		for (size_t i = 0; i < n; i++) {
 			printf("%6llu", totals[i].requests);
-			for (int c = 0; c < o->ncols; c++)
-				printf(" %*llu", o->cols[c].width,
-				       totals[i].v[c] / o->cols[c].div / totals[i].requests);
+			print_values(o, totals[i].v, totals[i].requests);
 			printf(" %s\n", fmt_esc(uri, sizeof(uri), totals[i].uri));
 		}
 	}
@@ -208,12 +233,19 @@ static int on_event(void *ctx, void *data, size_t size)
 	if (size < sizeof(struct charge_event))
 		return 0;
 	r->stream.count++;
+	if (r->o->view)
+		return r->o->view->event(r->o, data);
 	return charge_event(r->o, data);
 }
 
 static void on_begin(void *ctx)
 {
-	charge_begin(((struct run *)ctx)->o);
+	struct run *r = ctx;
+
+	if (r->o->view)
+		r->o->view->begin(r->o);
+	else
+		charge_begin(r->o);
 }
 
 static void on_tick(void *ctx)
@@ -226,7 +258,12 @@ static void on_tick(void *ctx)
 
 static void on_end(void *ctx)
 {
-	charge_report(((struct run *)ctx)->o);
+	struct run *r = ctx;
+
+	if (r->o->view)
+		r->o->view->end(r->o);
+	else
+		charge_report(r->o);
 }
 
 int charge_run(struct trace *t, struct charge_opts *o, void (*tick)(void *ctx), void *ctx)

@@ -17,12 +17,14 @@
 
 #include "sizes.h"
 
-#define CHARGE_MAX 8        /* counters per request */
+#define CHARGE_MAX 20       /* counters per request */
 
 struct charge_event {
 	__u64 id;                 /* request id */
 	__u64 v[CHARGE_MAX];     /* the tool's counters */
 	__u32 pid, tid;           /* where the request ended */
+	__u64 conn_id;            /* its client connection, if the tool knows
+				   * it (pools), else 0 */
 	char uri[STR_URI]; /* as the client asked */
 };
 
@@ -51,13 +53,27 @@ struct charge_col {
 	unsigned long long div;
 };
 
+struct charge_view;
+
 struct charge_opts {
 	const struct charge_col *cols;
-	int ncols;
+	int ncols;                /* counters: every one is in the JSON */
+	const int *show;          /* the counters human output shows, in */
+	int nshow;                /* order; NULL: all ncols */
 	bool per_request;         /* -r: a line per request; else per uri */
 	bool json;
 	int sort;                 /* column the per-uri table is sorted on */
 	int top;                  /* rows of the per-uri table, 0: all */
+	/* A tool's own view instead of the per-request lines and per-uri
+	 * table: begin before the first event, event per request (returns
+	 * 0), end at the end. NULL: the default. */
+	const struct charge_view *view;
+};
+
+struct charge_view {
+	void (*begin)(const struct charge_opts *o);
+	int (*event)(const struct charge_opts *o, const struct charge_event *e);
+	void (*end)(const struct charge_opts *o);
 };
 
 /* Start: heading of the per-request lines (nothing for the table). */

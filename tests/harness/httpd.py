@@ -73,10 +73,12 @@ class Httpd:
     wrapper = ()
 
     def __init__(self, root, mpm="event", extra="", module=MODULE, servername="test.local",
-                 port=None, phases=None):
+                 port=None, phases=None, log_requests=None):
         self.root = str(root)
         if phases is not None:
             self.phases = phases
+        if log_requests is not None:
+            self.log_requests = log_requests
         self.mpm = mpm
         self.extra = extra
         self.module = module

@@ -72,9 +72,9 @@ def test_every_probe_documented_with_its_arguments():
         assert got == want, probe
 
 
-def header_fields():
-    """[(field, size)] of struct httpd_request_info in mod_dtprovider.h."""
-    body = re.search(r"struct httpd_request_info \{(.*?)\};", read(HEADER), re.S).group(1)
+def header_fields(struct="httpd_request_info"):
+    """[(field, size)] of a struct of mod_dtprovider.h."""
+    body = re.search(r"struct %s \{(.*?)\};" % struct, read(HEADER), re.S).group(1)
     body = re.sub(r"/\*.*?\*/", "", body, flags=re.S)
     out = []
     for decl in body.split(";"):
@@ -84,17 +84,29 @@ def header_fields():
     return out
 
 
-def test_info_struct_table_matches_header():
+def check_struct_table(struct, end, total):
+    """The offset/size/field table of `## struct NAME` (up to the line
+    starting with `end`) lists the header's fields, and they add up to
+    `total` bytes."""
     doc = read(PROBES_MD)
-    m = re.search(r"^## struct httpd_request_info.*?\n(.*?)(?=^\*\*Versioning)", doc, re.S | re.M)
+    m = re.search(r"^## struct %s .*?\n(.*?)(?=^%s)" % (struct, re.escape(end)), doc,
+                  re.S | re.M)
     rows = table_rows(m.group(1))
     assert rows[0][:3] == ["offset", "size", "field"]
     offset, want = 0, []
-    for name, size in header_fields():
+    for name, size in header_fields(struct):
         want.append((str(offset), str(size), name))
         offset += size
     assert [tuple(r[:3]) for r in rows[1:]] == want
-    assert offset == 160
+    assert offset == total
+
+
+def test_info_struct_table_matches_header():
+    check_struct_table("httpd_request_info", "**Versioning", 160)
+
+
+def test_pools_struct_table_matches_header():
+    check_struct_table("httpd_request_pools", "## ", 40)
 
 
 def test_docs_offsets_in_one_liners_match_the_struct():

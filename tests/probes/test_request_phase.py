@@ -107,3 +107,51 @@ def test_keepalive_requests_have_distinct_ids(bpftrace, make_httpd):
     tr = Trace(t.raw())
     got = sorted([e[1] for e in evs if e[0] == "phase"] for evs in tr.by_id.values())
     assert got == sorted([FULL, FULL, ["translate", "access", "log", "end"]])
+
+
+POOLS_SCRIPT = r'''#include "@HEADER@"
+usdt:@SO@:httpd:request__start
+{
+	printf("S\t%llu\t%llu\n", arg0, arg1);
+}
+usdt:@SO@:httpd:request__phase
+{
+	$p = (struct httpd_request_pools *)arg5;
+	printf("P\t%llu\t%s\t%u\t%u\t%llu\t%llu\t%llu\t%llu\t%llu\n", arg0, str(arg2),
+	       $p->version, $p->size, $p->conn_id, $p->request_pool, $p->conn_pool,
+	       $p->process_pool, *(uint64 *)$p->request_pool);
+}
+'''
+
+
+@pytest.mark.parametrize("mpm", ["event", "prefork"])
+def test_pools_argument(bpftrace, make_httpd, mpm):
+    """arg5, struct httpd_request_pools: version 1 of 40 bytes, the same for
+    every phase of a request, request-start's connection id, and real pools:
+    libapr keeps the parent first in apr_pool_t, and Apache makes r->pool
+    under c->pool. Two requests on one connection share its pool and id."""
+    h = make_httpd(mpm, extra=EXTRA)
+    t = bpftrace(script=POOLS_SCRIPT)
+    out = subprocess.run(["curl", "-s", "-o", "/dev/null", "-o", "/dev/null",
+                          h.url("/static.html"), h.url("/dir/")], capture_output=True, text=True)
+    assert out.returncode == 0
+    h.wait_access_lines(2)
+    t.stop()
+    starts, phases = {}, {}
+    for line in t.raw().splitlines():
+        f = line.split("\t")
+        if f[0] == "S":
+            starts[int(f[1])] = int(f[2])
+        elif f[0] == "P":
+            phases.setdefault(int(f[1]), []).append((f[2], tuple(map(int, f[3:]))))
+    assert len(starts) == 2 and sorted(phases) == sorted(starts)
+    conns = set()
+    for rid, evs in phases.items():
+        assert [name for name, _ in evs] == FULL
+        assert len({p for _, p in evs}) == 1, evs
+        version, size, conn_id, request, conn, process, parent = evs[0][1]
+        assert (version, size, conn_id) == (1, 40, starts[rid])
+        assert request and conn and process and len({request, conn, process}) == 3
+        assert parent == conn
+        conns.add((conn_id, conn))
+    assert len(conns) == 1

@@ -10,8 +10,8 @@ import pytest
 from harness import MPMS, handlers
 from harness.httpd import MODULE
 
-COLS = ["palloc_calls", "palloc_bytes", "malloc_calls", "malloc_bytes"]
-LINE = re.compile(r"^(\d+) +(\d+) +(\d+) +(\d+) +(\d+) (\S+)$")
+COLS = ["palloc_calls", "palloc_bytes", "blocks", "malloc_calls", "malloc_bytes"]
+LINE = re.compile(r"^(\d+) +(\d+) +(\d+) +(\d+) +(\d+) +(\d+) (\S+)$")
 # What a request allocates in its pool besides the handler's copies (reading
 # it, mapping it, logging it): ~12-22 KiB measured here; the bound is loose.
 BASE_MAX = 64 << 10
@@ -42,12 +42,12 @@ def test_pool_bytes_land_on_the_right_request(httpdtrace, make_httpd, mpm):
     paths = ["/static.html", "/alloc.lua", "/static.html", "/alloc.lua", "/static.html"]
     t = traced(httpdtrace, h, ["-r"], paths)
     lines = t.stdout.splitlines()
-    assert lines[0].split() == ["ID", "PALLOCS", "PBYTES", "MALLOCS", "MBYTES", "URI"]
+    assert lines[0].split() == ["ID", "PALLOCS", "PBYTES", "BLOCKS", "MALLOCS", "MBYTES", "URI"]
     rows = []
     for line in lines[1:]:
         m = LINE.match(line)
         assert m, line
-        rows.append(dict(zip(["id"] + COLS, map(int, m.groups()[:5])), uri=m.group(6)))
+        rows.append(dict(zip(["id"] + COLS, map(int, m.groups()[:6])), uri=m.group(7)))
     assert [r["uri"] for r in rows] == paths
     alloc = [r for r in rows if r["uri"] == "/alloc.lua"]
     static = [r for r in rows if r["uri"] == "/static.html"]
@@ -55,6 +55,9 @@ def test_pool_bytes_land_on_the_right_request(httpdtrace, make_httpd, mpm):
         assert ALLOCATED <= r["palloc_bytes"] <= ALLOCATED + BASE_MAX
         # Lua builds the 1 MiB string in malloc'd memory first.
         assert r["malloc_bytes"] >= handlers.ALLOC_BYTES
+        # Each 1 MiB copy is larger than any block the pool has: a block
+        # fetch each, besides the few of Apache's own work.
+        assert r["blocks"] >= handlers.ALLOC_CHUNKS
     for r in static:
         assert 0 < r["palloc_bytes"] <= BASE_MAX
     # Identical requests, nearly identical pool work: they differ only by

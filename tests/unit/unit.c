@@ -16,6 +16,7 @@ int main(void)
 	test_top_view();
 	test_top_report();
 	test_traceparent();
+	test_pools_leak();
 	printf("unit: %d passed, %d failed\n", unit_passed, unit_failed);
 	return unit_failed ? 1 : 0;
 }

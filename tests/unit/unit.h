@@ -56,6 +56,7 @@ void test_exposition(void);
 void test_top_table(void);
 void test_top_view(void);
 void test_top_report(void);
+void test_pools_leak(void);
 
 /* test_top_view.c's table of four keys and its view by uri (for the report
  * tests too). */
