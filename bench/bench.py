@@ -13,6 +13,8 @@ Four measurements, each against its own baseline taken in the same run:
               (the kernel's BPF statistics); verdicts on medians with
               distribution-free intervals, "not resolved" when an interval
               straddles its target. req/s over "no module" is the second view.
+              The exporter is also measured with 1 and with 10 dashboards
+              reading its /events stream.
   callgrind   instructions per request the idle module adds (whole Apache in
               one process under callgrind, difference between two request
               counts, module vs no module) and per hook (inclusive counts of
