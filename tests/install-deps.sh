@@ -7,7 +7,7 @@ PKGS="apache2 apache2-dev systemtap-sdt-dev libbpf-dev bpftool clang llvm
 bpftrace libncurses-dev libelf-dev zlib1g-dev pkg-config wrk curl
 nghttp2-client python3-pytest valgrind tmux binutils make gcc iproute2
 libmicrohttpd-dev prometheus prometheus-apache-exporter dpkg-dev debhelper
-build-essential lintian chromium libjs-chart.js python3-websocket
+build-essential lintian chromium firefox-esr libjs-chart.js python3-websocket
 fonts-dejavu-core nodejs"
 
 missing=""

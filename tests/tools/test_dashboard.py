@@ -1,6 +1,6 @@
-"""The exporter's dashboard in a real headless Chromium, against a real
-Apache: the numbers the page shows (read from its DOM) must equal the
-traffic sent; a request held in flight must appear with its age, method,
+"""The exporter's dashboard in a real headless Chromium (and Firefox ESR),
+against a real Apache: the numbers the page shows (read from its DOM) must
+equal the traffic sent; a request held in flight must appear with its age, method,
 vhost and uri (no query) and go when it ends; a uri carrying <script> and
 control bytes must show as escaped text and never run; the page must
 break no Content-Security-Policy rule and fit a phone's width. Screenshots
@@ -37,13 +37,21 @@ end
 """
 
 
-@pytest.fixture
-def chromium():
-    why = browser.available()
+def need(why):
     if why:
         if os.environ.get("CI") == "true":
             pytest.fail(why)
         pytest.skip(why)
+
+
+@pytest.fixture
+def chromium():
+    need(browser.available())
+
+
+@pytest.fixture
+def firefox():
+    need(browser.available(browser.FIREFOX, "firefox-esr"))
 
 
 def exporter(httpdtrace, *args):
@@ -88,7 +96,7 @@ def test_the_page_shows_what_was_sent(httpdtrace, make_httpd, chromium):
         f.write(HOLD_LUA % release)
     os.chmod(os.path.join(h.docroot, "hold.lua"), 0o644)
     t = exporter(httpdtrace)
-    with browser.Browser() as b:
+    with browser.Chromium() as b:
         b.open("http://127.0.0.1:%d/" % t.port)
         # the first update has come: top's table counts from now on
         b.wait("document.getElementById('status').dataset.seq")
@@ -178,7 +186,7 @@ def test_the_page_shows_what_was_sent(httpdtrace, make_httpd, chromium):
 def test_phases_when_asked(httpdtrace, make_httpd, chromium):
     h = make_httpd("event")
     t = exporter(httpdtrace, "--phases")
-    with browser.Browser() as b:
+    with browser.Chromium() as b:
         b.open("http://127.0.0.1:%d/" % t.port)
         b.wait("document.getElementById('status').dataset.seq")
         assert curl(h, "/static.html") == "200"
@@ -189,6 +197,35 @@ def test_phases_when_asked(httpdtrace, make_httpd, chromium):
                         "return c.data.datasets[0].data.some(v => v > 0) && c.data.labels; })()")
         assert labels == ["read", "translate", "access", "type", "handler", "log"]
         assert b.console() == [], b.console()
+
+
+def test_firefox_shows_the_same(httpdtrace, make_httpd, firefox):
+    """The page in Firefox ESR: the same numbers, the charts drawn, the
+    hostile uri as text, no error."""
+    h = make_httpd("event", extra=EXTRA)
+    t = exporter(httpdtrace)
+    with browser.Firefox() as b:
+        b.open("http://127.0.0.1:%d/" % t.port)
+        b.wait("document.getElementById('status').dataset.seq")
+        for _ in range(3):
+            assert curl(h, "/static.html") == "200"
+        assert curl(h, "/missing") == "404"
+        raw_request(h.port, b"GET " + HOSTILE + b" HTTP/1.1\r\nHost: test.local\r\n"
+                    b"Connection: close\r\n\r\n")
+        h.wait_access_lines(5)
+        wait_text(b, "win-2xx", 3)
+        wait_text(b, "win-4xx", 2)
+        wait_text(b, "heat-n", 5)
+        b.wait("document.querySelectorAll('#top-count tbody tr').length === 3")
+        assert sorted(r[2] for r in rows(b, "top-count")) == sorted(
+            ["/static.html", "/missing", esc(HOSTILE)])
+        assert b.js("window.pwned === undefined")
+        assert b.js("document.querySelectorAll('main img, main script').length") == 0
+        # Chart.js drew both charts: the heatmap's 18 rows and 3 lines
+        assert b.js("Chart.getChart('heat-chart').data.datasets.length") == 21
+        assert b.js("Chart.getChart('rate-chart').data.labels.length") > 0
+        b.screenshot(os.path.join(SHOTS, "dashboard-firefox.png"))
+        assert [line for line in b.console() if ".error" in line or ".warn" in line] == []
 
 
 def get(port, path, method="GET"):
