@@ -344,8 +344,8 @@ static void write_apache(FILE *f, unsigned long long now_ns)
 }
 
 /* The update for the open pages: an SSE event, malloc'd. */
-static char *build_update(const struct sample *s, int nseries, unsigned long long now_ns,
-			  unsigned long long seq, size_t *len)
+static char *build_update(const struct sample *s, int nseries, unsigned int pages,
+			  unsigned long long now_ns, unsigned long long seq, size_t *len)
 {
 	struct exp_totals x;
 	char *buf = NULL;
@@ -366,7 +366,7 @@ static char *build_update(const struct sample *s, int nseries, unsigned long lon
 	fprintf(f, ",\"health\":{\"series\":%d,\"max_series\":%llu,\"folded\":%llu,"
 		"\"untracked\":%llu,\"top_overflow\":%llu,\"pages\":%u}}\n\n", nseries,
 		cfg->max_series, (unsigned long long)x.folded, (unsigned long long)x.untracked,
-		(unsigned long long)x.dash_overflow, viewers);
+		(unsigned long long)x.dash_overflow, pages);
 	if (fclose(f)) {
 		free(buf);
 		return NULL;
@@ -451,7 +451,7 @@ void dash_tick(unsigned long long now_ns)
 	pthread_mutex_unlock(&lock);
 	if (!open)
 		return;
-	msg = build_update(&d, nseries, now_ns, update_seq + 1, &len);
+	msg = build_update(&d, nseries, open, now_ns, update_seq + 1, &len);
 	if (!msg)
 		return;
 	pthread_mutex_lock(&lock);
