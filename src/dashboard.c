@@ -302,9 +302,7 @@ static void write_top(FILE *f)
 
 static void write_totals(FILE *f, const struct exp_totals *x)
 {
-	static const char *const names[PHASES_N] = {
-		"read", "translate", "access", "type", "handler", "log",
-	};
+	static const char *const names[PHASES_N] = PHASES_NAMES;
 	unsigned long long closed = 0;
 
 	for (int r = 0; r < EXP_REASONS; r++)

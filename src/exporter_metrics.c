@@ -152,9 +152,7 @@ static void write_connections(struct expo *o, const struct exp_totals *x)
 
 static void write_phases(struct expo *o, const struct exp_totals *x)
 {
-	static const char *const names[PHASES_N] = {
-		"read", "translate", "access", "type", "handler", "log",
-	};
+	static const char *const names[PHASES_N] = PHASES_NAMES;
 	static bool said;
 	char labels[32];
 

@@ -35,10 +35,7 @@ static struct env {
 
 static struct trace_interval iv;
 
-/* Names as the module gives them (request-phase's arg2). */
-static const char *const phase_names[PHASES_N] = {
-	"read", "translate", "access", "type", "handler", "log"
-};
+static const char *const phase_names[PHASES_N] = PHASES_NAMES;
 
 const char phases_doc[] =
 	"Time each processing phase of Apache's requests (httpd:::request-phase).\n"

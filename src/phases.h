@@ -11,6 +11,9 @@
 /* read, translate, access, type, handler, log: HTTPD_PHASE_READ (0) to
  * HTTPD_PHASE_LOG (5) of mod_dtprovider.h; HTTPD_PHASE_END closes log. */
 #define PHASES_N 6
+/* Their names, as the module gives them (request-phase's arg2): an
+ * initializer for a const char *const [PHASES_N]. */
+#define PHASES_NAMES { "read", "translate", "access", "type", "handler", "log" }
 
 struct phases_event {
 	__u64 id;            /* request id */
