@@ -88,6 +88,7 @@ TOOLS = {
     "phases -s 0": ["phases", "-s", "0"],
     "pools -r": ["pools", "-r"],
     "pools": ["pools"],
+    "pools -L": ["pools", "-L"],
     "resources -r": ["resources", "-r"],
     "top -b": ["top", "-b", "-d", "0.5"],
     "top -b -g method": ["top", "-b", "-g", "method", "-d", "0.5"],
