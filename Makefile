@@ -93,8 +93,11 @@ endif
 
 # ---------------------------------------------------------------------------
 # httpdtrace (src/): Debian's libbpf, clang for the BPF side, bpftool for
-# vmlinux.h and the skeletons. src/x.bpf.c becomes $(BUILD)/x.skel.h; every
-# other src/*.c is user space and linked into one binary.
+# vmlinux.h and the skeletons. Every src/**/x.bpf.c becomes $(BUILD)/x.skel.h
+# (one BPF program per subcommand, so the names are unique); every other .c
+# under src/ is user space, compiled to $(BUILD)/src/ in the same folders and
+# linked into one binary. A new subcommand needs no line here: its files
+# are found (src/httpdtrace.h says how to add one).
 # ---------------------------------------------------------------------------
 CLANG     ?= clang
 BPFTOOL   ?= bpftool
@@ -107,9 +110,11 @@ CURSES_LIBS   := $(shell pkg-config --libs ncursesw 2>/dev/null || echo -lncurse
 MHD_LIBS      := $(shell pkg-config --libs libmicrohttpd 2>/dev/null || echo -lmicrohttpd)
 
 TOOL      := $(BUILD)/httpdtrace
-TOOL_SRCS := $(filter-out %.bpf.c,$(wildcard src/*.c))
+SRC_DIRS  := src $(patsubst %/,%,$(sort $(dir $(wildcard src/*/*.c))))
+BPF_SRCS  := $(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.bpf.c))
+TOOL_SRCS := $(filter-out %.bpf.c,$(foreach d,$(SRC_DIRS),$(wildcard $(d)/*.c)))
 TOOL_OBJS := $(patsubst src/%.c,$(BUILD)/src/%.o,$(TOOL_SRCS))
-SKELS     := $(patsubst src/%.bpf.c,$(BUILD)/%.skel.h,$(wildcard src/*.bpf.c))
+SKELS     := $(patsubst %.bpf.c,$(BUILD)/%.skel.h,$(notdir $(BPF_SRCS)))
 TOOL_CFLAGS = -O2 -g $(WARN) $(LIBBPF_CFLAGS) -I$(BUILD) -Isrc -Imodule -MMD -MP \
               -DHTTPDTRACE_LIBEXECDIR='"$(AP_LIBEXECDIR)"' -DHTTPDTRACE_VERSION='"$(VERSION)"' \
               $(CPPFLAGS) $(CFLAGS)
@@ -128,37 +133,37 @@ $(BUILD)/vmlinux.h: | $(BUILD)
 # the next `make`: keep them.
 .SECONDARY: $(SKELS) $(BUILD)/vmlinux.h
 
-# One rule per BPF program: compile, then generate its skeleton.
-$(BUILD)/%.skel.h: src/%.bpf.c $(BUILD)/vmlinux.h
+# One rule per BPF program: compile, then generate its skeleton. vpath finds
+# x.bpf.c in whichever folder of src/ holds it.
+vpath %.bpf.c $(SRC_DIRS)
+$(BUILD)/%.skel.h: %.bpf.c $(BUILD)/vmlinux.h
 	$(CLANG) $(BPF_CFLAGS) -MMD -MP -MF $(BUILD)/$*.bpf.d -MT $@ -c $< -o $(BUILD)/$*.bpf.o
 	$(BPFTOOL) gen skeleton $(BUILD)/$*.bpf.o > $@.tmp
 	mv $@.tmp $@
 
-$(BUILD)/src:
-	mkdir -p $@
-
 # Skeletons first: until a first build, -MMD has not yet said who needs them.
 # a new version rebuilds what prints it
 $(TOOL_OBJS): debian/changelog
-$(BUILD)/src/%.o: src/%.c | $(BUILD)/src $(SKELS)
+$(BUILD)/src/%.o: src/%.c | $(SKELS)
+	@mkdir -p $(@D)
 	$(CC) $(TOOL_CFLAGS) -c $< -o $@
 
-# The dashboard's files are built into httpdtrace (src/dashboard_assets.c):
-# src/web/ and Debian's Chart.js (libjs-chart.js).
+# The dashboard's files are built into httpdtrace (src/exporter/assets.c):
+# src/exporter/web/ and Debian's Chart.js (libjs-chart.js).
 CHART_JS  ?= /usr/share/javascript/chart.js/chart.min.js
-$(BUILD)/src/dashboard_assets.o: $(wildcard src/web/*) $(CHART_JS)
-$(BUILD)/src/dashboard_assets.o: TOOL_CFLAGS += -DDASH_CHART_JS='"$(CHART_JS)"'
+$(BUILD)/src/exporter/assets.o: $(wildcard src/exporter/web/*) $(CHART_JS)
+$(BUILD)/src/exporter/assets.o: TOOL_CFLAGS += -DDASH_CHART_JS='"$(CHART_JS)"'
 
 $(TOOL): $(TOOL_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBBPF_LIBS) $(CURSES_LIBS) $(MHD_LIBS)
 
--include $(wildcard $(BUILD)/src/*.d)
+-include $(patsubst %.o,%.d,$(TOOL_OBJS))
 
 # C unit tests of httpdtrace's pure helpers (no BPF, no root): one binary.
 UNIT_SRCS := $(wildcard tests/unit/*.c)
-UNIT_LIBS := $(BUILD)/src/hist.o $(BUILD)/src/fmt.o $(BUILD)/src/filter.o $(BUILD)/src/options.o \
-             $(BUILD)/src/exposition.o $(BUILD)/src/top_table.o $(BUILD)/src/top_view.o \
-             $(BUILD)/src/top_report.o $(BUILD)/src/pools_leak.o $(BUILD)/traceparent.o
+UNIT_LIBS := $(addprefix $(BUILD)/src/,lib/hist.o lib/fmt.o lib/filter.o lib/options.o \
+             exporter/exposition.o top/table.o top/view.o top/report.o pools/leak.o) \
+             $(BUILD)/traceparent.o
 UNIT_BIN  := $(BUILD)/unit-tests
 
 $(UNIT_BIN): $(UNIT_SRCS) tests/unit/unit.h $(UNIT_LIBS)
@@ -178,7 +183,7 @@ check: check-deps
 check-deps:
 	tests/install-deps.sh
 
-# ... and of the dashboard's pure JavaScript (src/web/dash_core.mjs), by
+# ... and of the dashboard's pure JavaScript (src/exporter/web/dash_core.mjs), by
 # node's test runner.
 unit: $(UNIT_BIN)
 	$(UNIT_BIN)

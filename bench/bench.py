@@ -210,7 +210,7 @@ def tool_status(sub):
         known = r.returncode == 0
     if known:
         return None
-    if os.path.exists(os.path.join(REPO, "src", sub + ".c")):
+    if any(os.path.exists(os.path.join(REPO, "src", f)) for f in (sub + ".c", sub + "/" + sub + ".c")):
         return "src/%s.c exists but %s has no '%s' (run make)" % (sub, HTTPDTRACE, sub)
     return NOT_BUILT
 

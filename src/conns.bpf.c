@@ -7,8 +7,8 @@
  */
 #include "vmlinux.h"
 #define TRACE_EVENTS
-#include "trace.bpf.h"
-#include "hist_shared.h"
+#include "lib/trace.bpf.h"
+#include "lib/hist_shared.h"
 #include "conns.h"
 
 const volatile bool summary = false;

@@ -18,13 +18,13 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <linux/types.h>
-#include "fmt.h"
-#include "hist.h"
+#include "lib/fmt.h"
+#include "lib/hist.h"
 #include "httpdtrace.h"
 #include "conns.h"
 #include "mod_dtprovider.h"
 #include "conns.skel.h"
-#include "trace.h"
+#include "lib/stream.h"
 
 #define SUMMARY_INTERVAL_MS 1000 /* -S without an interval */
 
@@ -288,21 +288,16 @@ int conns_main(int argc, char **argv)
 		goto cleanup;
 
 	skel = conns_bpf__open();
-	if (!skel) {
-		err = -errno;
-		trace_err("cannot open the BPF program: %s", strerror(-err));
+	err = trace_opened(skel);
+	if (err)
 		goto cleanup;
-	}
 	skel->rodata->summary = env.summary;
 	/* -S streams nothing: one page of ring buffer instead of 4 MiB */
 	if (env.summary && (err = bpf_map__set_max_entries(skel->maps.events, getpagesize()))) {
 		trace_err("cannot size the ring buffer: %s", strerror(-err));
 		goto cleanup;
 	}
-	err = trace_load(&t, skel->skeleton);
-	if (err)
-		goto cleanup;
-	err = trace_attach(&t);
+	err = trace_start(&t, skel->skeleton);
 	if (err)
 		goto cleanup;
 	last_ns = t.start_ns;

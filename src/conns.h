@@ -6,7 +6,7 @@
 #ifndef CONNS_H
 #define CONNS_H
 
-#include "sizes.h"
+#include "lib/sizes.h"
 
 #define CONN_MAX_OPEN 65536 /* connections followed at once (LRU beyond) */
 #define CONN_REASONS 6      /* conn-done's reasons 0..5 (HTTPD_CONN_END_*) */

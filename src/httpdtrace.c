@@ -1,7 +1,8 @@
 /*
  * httpdtrace.c - one command, many subcommands: `httpdtrace <cmd> [options]`.
- * This file only dispatches; each subcommand lives in src/<cmd>.c and the
- * plumbing they share in trace.c (see trace.h).
+ * This file only dispatches, through the table in httpdtrace.h; each
+ * subcommand lives in src/<cmd>.c or src/<cmd>/, and the plumbing they share
+ * in src/lib/ (lib/trace.h maps the life cycle every subcommand follows).
  */
 #define _GNU_SOURCE /* program_invocation_name */
 #include <argp.h>
@@ -10,30 +11,13 @@
 #include <string.h>
 #include "httpdtrace.h"
 
+#define SUBCOMMAND_ROW(name, summary) { #name, summary, name##_main },
+
 static const struct subcommand {
 	const char *name;
 	const char *summary;
 	int (*main)(int argc, char **argv);
-} subcommands[] = {
-	{ "requests", "one line per finished request (latency, status, addresses, uri)",
-	  requests_main },
-	{ "latency", "request latency as a log2 histogram built in the kernel, percentiles",
-	  latency_main },
-	{ "conns", "one line per closed connection (addresses, requests, bytes), or -S rates",
-	  conns_main },
-	{ "top", "live apachetop: rates, latency percentiles, in-flight requests",
-	  top_main },
-	{ "list", "running Apache servers with mod_dtprovider, their probes and state",
-	  list_main },
-	{ "phases", "time in each phase of a request (percentiles, or slow requests)",
-	  phases_main },
-	{ "pools", "apr_palloc and malloc calls and bytes per request and per uri",
-	  pools_main },
-	{ "resources", "CPU, off-CPU, syscalls, socket bytes, page faults per request and uri",
-	  resources_main },
-	{ "exporter", "request and connection metrics for Prometheus, aggregated in the kernel",
-	  exporter_main },
-};
+} subcommands[] = { HTTPDTRACE_SUBCOMMANDS(SUBCOMMAND_ROW) };
 
 #define NSUB (sizeof(subcommands) / sizeof(subcommands[0]))
 

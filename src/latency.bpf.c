@@ -6,10 +6,10 @@
  * the histograms cross to user space, read once per report.
  */
 #include "vmlinux.h"
-#include "trace.bpf.h"
-#include "request_filter.bpf.h"
+#include "lib/trace.bpf.h"
+#include "lib/request_filter.bpf.h"
 #include "mod_dtprovider.h"
-#include "hist_shared.h"
+#include "lib/hist_shared.h"
 #include "latency.h"
 
 const volatile char filt_uri[STR_NAME] = {};	/* substring, "" = any */

@@ -18,15 +18,15 @@
 #include <time.h>
 #include <bpf/bpf.h>
 #include <linux/types.h>
-#include "filter.h"
-#include "fmt.h"
-#include "options.h"
-#include "hist.h"
+#include "lib/filter.h"
+#include "lib/fmt.h"
+#include "lib/options.h"
+#include "lib/hist.h"
 #include "httpdtrace.h"
 #include "latency.h"
-#include "request_filter.h"
+#include "lib/request_filter.h"
 #include "latency.skel.h"
-#include "trace.h"
+#include "lib/stream.h"
 
 #define KEY_SLACK 64
 
@@ -338,11 +338,9 @@ int latency_main(int argc, char **argv)
 		goto cleanup;
 
 	skel = latency_bpf__open();
-	if (!skel) {
-		err = -errno;
-		trace_err("cannot open the BPF program: %s", strerror(-err));
+	err = trace_opened(skel);
+	if (err)
 		goto cleanup;
-	}
 	memcpy((char *)skel->rodata->filt_uri, env.uri, sizeof(env.uri));
 	skel->rodata->filt_uri_len = (__u32)strlen(env.uri);
 	skel->rodata->key_kind = env.key;
@@ -355,10 +353,7 @@ int latency_main(int argc, char **argv)
 		goto cleanup;
 	}
 	TRACE_FILTER_SET(skel);
-	err = trace_load(&t, skel->skeleton);
-	if (err)
-		goto cleanup;
-	err = trace_attach(&t);
+	err = trace_start(&t, skel->skeleton);
 	if (err)
 		goto cleanup;
 

@@ -10,7 +10,7 @@
 #ifndef LATENCY_H
 #define LATENCY_H
 
-#include "sizes.h"
+#include "lib/sizes.h"
 
 #define LAT_MAX_KEYS 1024    /* default --max-keys */
 

@@ -24,11 +24,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "fmt.h"
+#include "lib/fmt.h"
 #include "httpdtrace.h"
-#include "probes.h"
-#include "proc.h"
-#include "trace.h"
+#include "lib/probes.h"
+#include "lib/proc.h"
+#include "lib/trace.h"
 
 
 /* A process that maps the module. */

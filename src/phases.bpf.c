@@ -9,9 +9,10 @@
  */
 #include "vmlinux.h"
 #define TRACE_EVENTS
-#include "trace.bpf.h"
-#include "hist_shared.h"
-#include "phase_track.bpf.h"
+#include "lib/trace.bpf.h"
+#include "lib/hist_shared.h"
+#include "phases.h"
+#include "lib/phase_track.bpf.h"
 
 const volatile bool slow = false; /* -s: an event per request ... */
 const volatile __u64 slow_ns = 0;  /* ... at least this slow */

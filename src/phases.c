@@ -17,15 +17,15 @@
 #include <string.h>
 #include <bpf/bpf.h>
 #include <linux/types.h>
-#include "filter.h"
-#include "fmt.h"
-#include "options.h"
-#include "hist.h"
+#include "lib/filter.h"
+#include "lib/fmt.h"
+#include "lib/options.h"
+#include "lib/hist.h"
 #include "httpdtrace.h"
 #include "mod_dtprovider.h"
 #include "phases.h"
 #include "phases.skel.h"
-#include "trace.h"
+#include "lib/stream.h"
 
 static struct env {
 	bool slow;                  /* -s: per-request lines, no histograms */
@@ -258,17 +258,12 @@ int phases_main(int argc, char **argv)
 	if (err)
 		goto cleanup;
 	skel = phases_bpf__open();
-	if (!skel) {
-		err = -errno;
-		trace_err("cannot open the BPF program: %s", strerror(-err));
-		goto cleanup;
-	}
-	skel->rodata->slow = env.slow;
-	skel->rodata->slow_ns = env.slow_us * 1000ULL;
-	err = trace_load(&t, skel->skeleton);
+	err = trace_opened(skel);
 	if (err)
 		goto cleanup;
-	err = trace_attach(&t);
+	skel->rodata->slow = env.slow;
+	skel->rodata->slow_ns = env.slow_us * 1000ULL;
+	err = trace_start(&t, skel->skeleton);
 	if (err)
 		goto cleanup;
 

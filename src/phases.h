@@ -6,14 +6,8 @@
 #ifndef PHASES_H
 #define PHASES_H
 
-#include "sizes.h"
-
-/* read, translate, access, type, handler, log: HTTPD_PHASE_READ (0) to
- * HTTPD_PHASE_LOG (5) of mod_dtprovider.h; HTTPD_PHASE_END closes log. */
-#define PHASES_N 6
-/* Their names, as the module gives them (request-phase's arg2): an
- * initializer for a const char *const [PHASES_N]. */
-#define PHASES_NAMES { "read", "translate", "access", "type", "handler", "log" }
+#include "lib/phase_track.h"
+#include "lib/sizes.h"
 
 struct phases_event {
 	__u64 id;            /* request id */

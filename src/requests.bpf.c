@@ -7,8 +7,8 @@
  */
 #include "vmlinux.h"
 #define TRACE_EVENTS
-#include "trace.bpf.h"
-#include "request_filter.bpf.h"
+#include "lib/trace.bpf.h"
+#include "lib/request_filter.bpf.h"
 #include "mod_dtprovider.h"
 #include "requests.h"
 

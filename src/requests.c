@@ -13,14 +13,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <linux/types.h>
-#include "filter.h"
-#include "fmt.h"
-#include "options.h"
+#include "lib/filter.h"
+#include "lib/fmt.h"
+#include "lib/options.h"
 #include "httpdtrace.h"
 #include "requests.h"
-#include "request_filter.h"
+#include "lib/request_filter.h"
 #include "requests.skel.h"
-#include "trace.h"
+#include "lib/stream.h"
 
 static struct env {
 	struct filter_uri uri;
@@ -182,16 +182,11 @@ int requests_main(int argc, char **argv)
 		goto cleanup;
 
 	skel = requests_bpf__open();
-	if (!skel) {
-		err = -errno;
-		trace_err("cannot open the BPF program: %s", strerror(-err));
-		goto cleanup;
-	}
-	TRACE_FILTER_SET(skel);
-	err = trace_load(&t, skel->skeleton);
+	err = trace_opened(skel);
 	if (err)
 		goto cleanup;
-	err = trace_attach(&t);
+	TRACE_FILTER_SET(skel);
+	err = trace_start(&t, skel->skeleton);
 	if (!err)
 		err = trace_stream_run(&t, &s);
 

@@ -8,7 +8,7 @@
 #ifndef REQUESTS_H
 #define REQUESTS_H
 
-#include "sizes.h"
+#include "lib/sizes.h"
 
 
 struct request_event {

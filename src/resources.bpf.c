@@ -19,11 +19,11 @@
  */
 #include "vmlinux.h"
 #define TRACE_EVENTS
-#include "trace.bpf.h"
+#include "lib/trace.bpf.h"
 
 static __always_inline void settle_oncpu(__u32 tid);
 #define CHARGE_PHASE_HOOK(tid) settle_oncpu(tid)
-#include "charge.bpf.h"
+#include "lib/charge.bpf.h"
 #include "resources.h"
 
 #define S_IFMT 00170000

@@ -16,10 +16,10 @@
 #include <linux/types.h>
 #include <sys/syscall.h>
 #include "httpdtrace.h"
-#include "charge.h"
+#include "lib/charge.h"
 #include "resources.h"
 #include "resources.skel.h"
-#include "trace.h"
+#include "lib/stream.h"
 
 
 static const struct charge_col cols[] = {
@@ -129,11 +129,9 @@ int resources_main(int argc, char **argv)
 	if (err)
 		goto cleanup;
 	skel = resources_bpf__open();
-	if (!skel) {
-		err = -errno;
-		trace_err("cannot open the BPF program: %s", strerror(-err));
+	err = trace_opened(skel);
+	if (err)
 		goto cleanup;
-	}
 	err = trace_load(&t, skel->skeleton);
 	if (err)
 		goto cleanup;

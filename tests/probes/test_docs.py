@@ -170,17 +170,18 @@ def firing_functions(probe):
 
 
 def bpf_readers(probe):
-    """The subcommands x whose src/x.bpf.c has a program for the probe,
+    """The subcommands x whose x.bpf.c (src/ or src/x/) has a program for the probe,
     `SEC("usdt") int BPF_USDT(probe, ...` or `SEC("usdt") int probe(struct
-    pt_regs *ctx)` (maybe with a ___suffix), in itself or in a src/*.bpf.h
+    pt_regs *ctx)` (maybe with a ___suffix), in itself or in a src/lib/*.bpf.h
     it includes."""
     prog = re.compile(r'SEC\("usdt"\)\s*int\s+(?:BPF_USDT\(\s*)?%s(?:___\w+)?\s*[,()]'
                       % probe.replace("-", "__"))
     out = set()
-    for path in glob.glob(os.path.join(REPO, "src", "*.bpf.c")):
+    for path in glob.glob(os.path.join(REPO, "src", "**", "*.bpf.c"), recursive=True):
         text = read(path)
-        for inc in re.findall(r'^#include "(\w+\.bpf\.h)"', text, re.M):
-            text += read(os.path.join(REPO, "src", inc))
+        for inc in re.findall(r'^#include "([\w/]+\.bpf\.h)"', text, re.M):
+            here = os.path.join(os.path.dirname(path), inc)
+            text += read(here if os.path.exists(here) else os.path.join(REPO, "src", inc))
         if prog.search(strip_comments(text)):
             out.add(os.path.basename(path)[:-len(".bpf.c")])
     return out

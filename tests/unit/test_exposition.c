@@ -1,9 +1,9 @@
 /*
  * test_exposition.c - Prometheus' text format as the exporter writes it
- * (src/exposition.c).
+ * (src/exporter/exposition.c).
  */
 #include <stdlib.h>
-#include "exposition.h"
+#include "exporter/exposition.h"
 #include "unit.h"
 
 static void test_label(void)

@@ -1,7 +1,7 @@
 /*
- * test_filter.c - status, method and uri filters (src/filter.c).
+ * test_filter.c - status, method and uri filters (src/lib/filter.c).
  */
-#include "filter.h"
+#include "lib/filter.h"
 #include "unit.h"
 
 static void test_status(void)

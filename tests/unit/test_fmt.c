@@ -1,8 +1,8 @@
 /*
- * test_fmt.c - addresses, times and JSON strings (src/fmt.c).
+ * test_fmt.c - addresses, times and JSON strings (src/lib/fmt.c).
  */
 #include <stdlib.h>
-#include "fmt.h"
+#include "lib/fmt.h"
 #include "unit.h"
 
 static char *json(const char *s)

@@ -1,9 +1,9 @@
 /*
  * test_hist.c - log2 slots, their edges, percentiles, merge and the
- * DTrace-style printout (src/hist.c).
+ * DTrace-style printout (src/lib/hist.c).
  */
 #include <stdlib.h>
-#include "hist.h"
+#include "lib/hist.h"
 #include "unit.h"
 
 static void test_slots(void)

@@ -1,7 +1,7 @@
 /*
- * test_options.c - durations, intervals and counts (src/options.c).
+ * test_options.c - durations, intervals and counts (src/lib/options.c).
  */
-#include "options.h"
+#include "lib/options.h"
 #include "unit.h"
 
 static void test_duration(void)

@@ -1,9 +1,9 @@
 /*
- * test_pools_leak.c - the model of `httpdtrace pools -L` (src/pools_leak.c):
+ * test_pools_leak.c - the model of `httpdtrace pools -L` (src/pools/leak.c):
  * running totals per connection and per child, the uris kept per row, and
  * the order of the rows.
  */
-#include "pools_leak.h"
+#include "pools/leak.h"
 #include "unit.h"
 
 static void add(unsigned int pid, unsigned long long conn, const char *uri,

@@ -1,10 +1,10 @@
 /*
- * test_top_report.c - `httpdtrace top`'s printed forms (src/top_report.c):
+ * test_top_report.c - `httpdtrace top`'s printed forms (src/top/report.c):
  * each text line the screen and -b share, the -b report and the -j object,
  * over top_fixture()'s table (test_top_view.c).
  */
 #include <stdlib.h>
-#include "top_report.h"
+#include "top/report.h"
 #include "unit.h"
 
 #define START 1000000000000ULL

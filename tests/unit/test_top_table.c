@@ -1,10 +1,10 @@
 /*
  * test_top_table.c - `httpdtrace top`'s copy of the kernel's maps and its
- * windows (src/top_table.c): the entry table, the per-second snapshots, the
+ * windows (src/top/table.c): the entry table, the per-second snapshots, the
  * ring of recent requests, the in-flight order and the window sums.
  */
 #include <stdlib.h>
-#include "top_table.h"
+#include "top/table.h"
 #include "unit.h"
 
 #define START 1000000000000ULL /* an arbitrary CLOCK_MONOTONIC start */

@@ -1,11 +1,11 @@
 /*
- * test_top_view.c - `httpdtrace top`'s rows (src/top_view.c): keys under
+ * test_top_view.c - `httpdtrace top`'s rows (src/top/view.c): keys under
  * each grouping, sums per row, the order under every sort key, the uri
  * filter and the drill-down levels. top_fixture() is shared with
  * test_top_report.c.
  */
 #include <stdlib.h>
-#include "top_view.h"
+#include "top/view.h"
 #include "unit.h"
 
 #define START 1000000000000ULL

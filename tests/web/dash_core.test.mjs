@@ -1,11 +1,11 @@
-// The dashboard's pure parts (src/web/dash_core.mjs), under node's test
+// The dashboard's pure parts (src/exporter/web/dash_core.mjs), under node's test
 // runner: `node --test tests/web/` (make unit runs it).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import {
   SampleWindow, bucketLabels, classRates, classTotals, errorRatio, errorRatioLine, fmtRatio,
   fmtUs, heatShade, heatmapCells, percentileLines, quantile, rateOver, windowQuantiles,
-} from '../../src/web/dash_core.mjs';
+} from '../../src/exporter/web/dash_core.mjs';
 
 // The exporter's duration bounds (exporter.h), µs.
 const BOUNDS = [500, 1000, 2500, 5000, 10000, 25000, 50000, 75000, 100000, 250000, 500000,
