@@ -280,15 +280,7 @@ int conns_main(int argc, char **argv)
 	unsigned long long last_ns;
 	int err;
 
-	err = argp_parse(&argp, argc, argv, 0, NULL, NULL);
-	if (err)
-		return 2;
-	err = trace_init(&t);
-	if (err)
-		goto cleanup;
-
-	skel = conns_bpf__open();
-	err = trace_opened(skel);
+	err = TRACE_OPEN(&t, &argp, argc, argv, skel, conns);
 	if (err)
 		goto cleanup;
 	skel->rodata->summary = env.summary;

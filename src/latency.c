@@ -330,15 +330,7 @@ int latency_main(int argc, char **argv)
 	struct trace t = { .drops_fd = -1 };
 	int err;
 
-	err = argp_parse(&argp, argc, argv, 0, NULL, NULL);
-	if (err)
-		return 2;
-	err = trace_init(&t);
-	if (err)
-		goto cleanup;
-
-	skel = latency_bpf__open();
-	err = trace_opened(skel);
+	err = TRACE_OPEN(&t, &argp, argc, argv, skel, latency);
 	if (err)
 		goto cleanup;
 	memcpy((char *)skel->rodata->filt_uri, env.uri, sizeof(env.uri));

@@ -174,15 +174,7 @@ int requests_main(int argc, char **argv)
 	int err;
 
 	s.ctx = &s;
-	err = argp_parse(&argp, argc, argv, 0, NULL, NULL);
-	if (err)
-		return 2;
-	err = trace_init(&t);
-	if (err)
-		goto cleanup;
-
-	skel = requests_bpf__open();
-	err = trace_opened(skel);
+	err = TRACE_OPEN(&t, &argp, argc, argv, skel, requests);
 	if (err)
 		goto cleanup;
 	TRACE_FILTER_SET(skel);

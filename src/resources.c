@@ -106,15 +106,7 @@ static void rescan(void *ctx)
 
 int resources_main(int argc, char **argv)
 {
-	static const struct argp_child children[] = {
-		{ &charge_argp, 0, NULL, 0 },
-		{ &trace_json_argp, 0, NULL, 0 },
-		{ &trace_duration_argp, 0, NULL, 0 },
-		{ &trace_stream_argp, 0, "Ring buffer:", 0 },
-		{ &trace_argp, 0, "Common options:", 0 },
-		{ 0 },
-	};
-	static const struct argp argp = { NULL, NULL, NULL, resources_doc, children, NULL,
+	static const struct argp argp = { NULL, NULL, NULL, resources_doc, charge_children, NULL,
 					  NULL };
 	struct resources_bpf *skel = NULL;
 	struct trace t;
@@ -122,14 +114,7 @@ int resources_main(int argc, char **argv)
 	struct charge_opts o = { .cols = cols, .ncols = RES_N, .sort = RES_ONCPU_NS };
 	int err;
 
-	err = argp_parse(&argp, argc, argv, 0, NULL, NULL);
-	if (err)
-		return 2;
-	err = trace_init(&t);
-	if (err)
-		goto cleanup;
-	skel = resources_bpf__open();
-	err = trace_opened(skel);
+	err = TRACE_OPEN(&t, &argp, argc, argv, skel, resources);
 	if (err)
 		goto cleanup;
 	err = trace_load(&t, skel->skeleton);

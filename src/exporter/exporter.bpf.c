@@ -284,9 +284,7 @@ int request__done(struct pt_regs *ctx)
 	__u64 now, id, latency_us;
 	int status;
 
-	if (!trace_pid_match())
-		return 0;
-	if (bpf_probe_read_user(&info, sizeof(info), (const void *)trace_arg(ctx, 5)))
+	if (!trace_arg_struct(ctx, 5, &info, sizeof(info)))
 		return 0;
 	id = info.id;
 	status = info.status;

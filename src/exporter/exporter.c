@@ -466,14 +466,7 @@ int exporter_main(int argc, char **argv)
 	int err, fd = -1;
 
 	parse_listen(DEFAULT_LISTEN);
-	err = argp_parse(&argp, argc, argv, 0, NULL, NULL);
-	if (err)
-		return 2;
-	err = trace_init(&t);
-	if (err)
-		goto cleanup;
-	skel = exporter_bpf__open();
-	err = trace_opened(skel);
+	err = TRACE_OPEN(&t, &argp, argc, argv, skel, exporter);
 	if (err)
 		goto cleanup;
 	/* request-phase fires 3 to 6 times a request: only when asked */

@@ -44,6 +44,15 @@ static error_t parse_arg(int key, char *arg, struct argp_state *state)
 
 const struct argp charge_argp = { opts, parse_arg, NULL, NULL, NULL, NULL, NULL };
 
+const struct argp_child charge_children[] = {
+	{ &charge_argp, 0, NULL, 0 },
+	{ &trace_json_argp, 0, NULL, 0 },
+	{ &trace_duration_argp, 0, NULL, 0 },
+	{ &trace_stream_argp, 0, "Ring buffer:", 0 },
+	{ &trace_argp, 0, "Common options:", 0 },
+	{ 0 },
+};
+
 /* Totals of one uri since the last report. */
 struct uri_total {
 	char uri[STR_URI];

@@ -43,6 +43,9 @@ struct charge_env {
 
 extern struct charge_env charge_env;
 extern const struct argp charge_argp;
+/* Every charging tool's argp children: charge_argp, -j, -d, -b and the common
+ * options, in the order --help lists them. */
+extern const struct argp_child charge_children[];
 
 /* A column: heading, JSON key, width, and the divisor from the counter's
  * unit to the shown one (1000: ns shown as µs). */

@@ -63,6 +63,14 @@ static __always_inline long trace_arg(struct pt_regs *ctx, __u64 n)
 	return v;
 }
 
+/* For the programs that read one struct a probe argument points to (the
+ * info struct of request-done, arg5): trace_pid_match(), then argument n's
+ * struct copied into dst (size bytes). False if either fails. */
+static __always_inline bool trace_arg_struct(struct pt_regs *ctx, __u64 n, void *dst, __u32 size)
+{
+	return trace_pid_match() && !bpf_probe_read_user(dst, size, (const void *)trace_arg(ctx, n));
+}
+
 #define TRACE_STR(dst, addr) \
 	bpf_probe_read_user_str((dst), sizeof(dst), (const void *)(unsigned long)(addr))
 

@@ -289,6 +289,15 @@ void trace_link_destroy(struct trace *t, struct bpf_link *link)
 	}
 }
 
+int trace_begin(struct trace *t, const struct argp *argp, int argc, char **argv)
+{
+	memset(t, 0, sizeof(*t));
+	t->drops_fd = -1;
+	if (argp_parse(argp, argc, argv, 0, NULL, NULL))
+		return TRACE_USAGE;
+	return trace_init(t);
+}
+
 int trace_opened(const void *skel)
 {
 	int err;
@@ -320,6 +329,8 @@ void trace_close(struct trace *t)
 
 int trace_exit_status(int err)
 {
+	if (err == TRACE_USAGE)
+		return 2;
 	return err && !trace_epipe ? 1 : 0;
 }
 

@@ -151,6 +151,26 @@ int trace_link_add(struct trace *t, struct bpf_link *link);
 /* Destroy a link held by t before the end (its process exited). */
 void trace_link_destroy(struct trace *t, struct bpf_link *link);
 
+/* The opening of a main() that has nothing to check between its options
+ * and trace_init(): argp_parse(), then trace_init(). Returns 0,
+ * TRACE_USAGE for a usage error (argp said it), or trace_init()'s negative
+ * errno (said). t is zeroed first, so trace_close(t) is safe after any of
+ * them, and trace_exit_status() turns TRACE_USAGE into exit status 2. */
+#define TRACE_USAGE 2
+int trace_begin(struct trace *t, const struct argp *argp, int argc, char **argv);
+
+/* trace_begin(), then skel = x_bpf__open() checked by trace_opened(): for
+ * `err = TRACE_OPEN(&t, &argp, argc, argv, skel, x); if (err) goto cleanup;`. */
+#define TRACE_OPEN(t, argp, argc, argv, skel, x)                                               \
+	({                                                                                     \
+		int err_ = trace_begin((t), (argp), (argc), (argv));                           \
+		if (!err_) {                                                                   \
+			(skel) = x##_bpf__open();                                              \
+			err_ = trace_opened(skel);                                             \
+		}                                                                              \
+		err_;                                                                          \
+	})
+
 /* After x_bpf__open(): 0 if it returned a skeleton, else a negative errno,
  * said ("cannot open the BPF program"). */
 int trace_opened(const void *skel);
@@ -162,7 +182,7 @@ int trace_start(struct trace *t, struct bpf_object_skeleton *skel);
 void trace_close(struct trace *t);
 
 /* The exit status for a subcommand's error code: 0 when err is 0 or the
- * output pipe closed, 1 otherwise. */
+ * output pipe closed, 2 for TRACE_USAGE, 1 otherwise. */
 int trace_exit_status(int err);
 
 #endif /* TRACE_H */

@@ -293,15 +293,7 @@ static void rescan(void *ctx)
 
 int pools_main(int argc, char **argv)
 {
-	static const struct argp_child children[] = {
-		{ &charge_argp, 0, NULL, 0 },
-		{ &trace_json_argp, 0, NULL, 0 },
-		{ &trace_duration_argp, 0, NULL, 0 },
-		{ &trace_stream_argp, 0, "Ring buffer:", 0 },
-		{ &trace_argp, 0, "Common options:", 0 },
-		{ 0 },
-	};
-	static const struct argp argp = { opts, parse_arg, NULL, pools_doc, children, NULL,
+	static const struct argp argp = { opts, parse_arg, NULL, pools_doc, charge_children, NULL,
 					  NULL };
 	struct pools_bpf *skel = NULL;
 	struct trace t;
