@@ -64,14 +64,18 @@ $(BUILD):
 $(BUILD)/httpd_provider.h: module/httpd_provider.d | $(BUILD)
 	$(DTRACE) -h -s $< -o $@
 
-$(BUILD)/mod_dtprovider.o: module/mod_dtprovider.c $(BUILD)/httpd_provider.h debian/changelog
-	$(CC) $(MOD_CFLAGS) -c $< -o $@
+# The module's C files: the entry file, ids, the traceparent reader and one
+# file per probe family (module/README.md has the map), each compiled to
+# $(BUILD)/module/ in the same folders.
+MOD_SRCS  := $(wildcard module/*.c module/probes/*.c)
+MOD_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(MOD_SRCS))
 
-$(BUILD)/traceparent.o: module/traceparent.c | $(BUILD)
+$(BUILD)/module/%.o: module/%.c $(BUILD)/httpd_provider.h debian/changelog
+	@mkdir -p $(@D)
 	$(CC) $(MOD_CFLAGS) -c $< -o $@
 
 # Linux (systemtap's dtrace): -G only makes the semaphores. DTrace proper
-# rewrites the module's object and wants it on the command line.
+# rewrites the module's objects and wants them on the command line.
 # systemtap's dtrace compiles the semaphores with $CFLAGS from the
 # environment; an optimizing compiler may emit them in any order, and the
 # module tests them in groups laid out in declaration order: keep it.
@@ -79,17 +83,17 @@ ifeq ($(OS),Linux)
 $(BUILD)/httpd_provider.o: module/httpd_provider.d | $(BUILD)
 	CFLAGS=-fno-toplevel-reorder $(DTRACE) -G -s $< -o $@
 else
-$(BUILD)/httpd_provider.o: module/httpd_provider.d $(BUILD)/mod_dtprovider.o
-	$(DTRACE) -G -s $< -o $@ $(BUILD)/mod_dtprovider.o
+$(BUILD)/httpd_provider.o: module/httpd_provider.d $(MOD_OBJS)
+	$(DTRACE) -G -s $< -o $@ $(MOD_OBJS)
 endif
 
-$(MODULE): $(BUILD)/mod_dtprovider.o $(BUILD)/traceparent.o $(BUILD)/httpd_provider.o
+$(MODULE): $(MOD_OBJS) $(BUILD)/httpd_provider.o
 	$(CC) -shared $(LDFLAGS) -o $@ $^
 ifeq ($(OS),Linux)
 	DTP_SDT_NOP1=$(SDT_NOP1) module/check-probes.sh $@ module/httpd_provider.d
 endif
 
--include $(wildcard $(BUILD)/*.d)
+-include $(patsubst %.o,%.d,$(MOD_OBJS))
 
 # ---------------------------------------------------------------------------
 # httpdtrace (src/): Debian's libbpf, clang for the BPF side, bpftool for
@@ -141,6 +145,8 @@ $(BUILD)/%.skel.h: %.bpf.c $(BUILD)/vmlinux.h
 	$(BPFTOOL) gen skeleton $(BUILD)/$*.bpf.o > $@.tmp
 	mv $@.tmp $@
 
+-include $(wildcard $(BUILD)/*.bpf.d)
+
 # Skeletons first: until a first build, -MMD has not yet said who needs them.
 # a new version rebuilds what prints it
 $(TOOL_OBJS): debian/changelog
@@ -163,7 +169,7 @@ $(TOOL): $(TOOL_OBJS)
 UNIT_SRCS := $(wildcard tests/unit/*.c)
 UNIT_LIBS := $(addprefix $(BUILD)/src/,lib/hist.o lib/fmt.o lib/filter.o lib/options.o \
              exporter/exposition.o top/table.o top/view.o top/report.o pools/leak.o) \
-             $(BUILD)/traceparent.o
+             $(BUILD)/module/traceparent.o
 UNIT_BIN  := $(BUILD)/unit-tests
 
 $(UNIT_BIN): $(UNIT_SRCS) tests/unit/unit.h $(UNIT_LIBS)

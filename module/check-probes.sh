@@ -16,7 +16,7 @@ for p in $probes; do
     fi
 done
 # The module tests groups of semaphores with one load on x86-64 (see
-# DTP_SEM_GROUP in mod_dtprovider.c): they must lie 2 bytes apart in the
+# DTP_SEM_GROUP in dtp_private.h): they must lie 2 bytes apart in the
 # order the provider declares the probes.
 if readelf -h "$so" | grep -q 'Machine:.*X86-64'; then
     prev=""

@@ -5,8 +5,8 @@ SystemTap indexes, C types and names; the info struct table has the header's
 fields, sizes and offsets.
 
 Each probe's section also ends with an "in this repository" table, checked
-against the code so it cannot drift: the functions of mod_dtprovider.c it
-names are exactly those whose code fires the probe; its readers are exactly
+against the code so it cannot drift: the files of module/ and their
+functions it names are exactly those whose code fires the probe; its readers are exactly
 the httpdtrace subcommands with a BPF program for the probe and the scripts
 that attach to it; every test file it names exists and checks the probe,
 the probe's own file first."""
@@ -19,7 +19,7 @@ from harness.httpd import REPO
 PROVIDER = os.path.join(REPO, "module", "httpd_provider.d")
 HEADER = os.path.join(REPO, "module", "mod_dtprovider.h")
 PROBES_MD = os.path.join(REPO, "docs", "probes.md")
-MODULE_C = os.path.join(REPO, "module", "mod_dtprovider.c")
+MODULE_C = sorted(glob.glob(os.path.join(REPO, "module", "**", "*.c"), recursive=True))
 
 C_SIZES = {"unsigned int": 4, "int": 4, "unsigned short": 2, "unsigned long long": 8}
 
@@ -158,14 +158,30 @@ def c_functions(path):
 
 
 def firing_functions(probe):
-    """The functions of mod_dtprovider.c holding a call site of the probe,
-    the HTTPD_<PROBE>(...) of the header dtrace -h makes (not the
-    HTTPD_<PROBE>_ENABLED() tests); asserts none is outside a function."""
+    """{(file, function)} of module/'s C files holding a call site of the
+    probe, the HTTPD_<PROBE>(...) of the header dtrace -h makes (not the
+    HTTPD_<PROBE>_ENABLED() tests), the file relative to the repository;
+    asserts none is outside a function."""
     call = re.compile(r"\bHTTPD_%s\(" % probe.upper().replace("-", "_"))
-    funcs = c_functions(MODULE_C)
-    out = {name for name, body in funcs.items() if call.search(body)}
-    in_funcs = sum(len(call.findall(body)) for body in funcs.values())
-    assert len(call.findall(strip_comments(read(MODULE_C)))) == in_funcs, probe
+    out = set()
+    for path in MODULE_C:
+        funcs = c_functions(path)
+        out |= {(os.path.relpath(path, REPO), name)
+                for name, body in funcs.items() if call.search(body)}
+        in_funcs = sum(len(call.findall(body)) for body in funcs.values())
+        assert len(call.findall(strip_comments(read(path)))) == in_funcs, (probe, path)
+    return out
+
+
+def fires_in(items):
+    """{(file, function)} of a "fires in" cell: a file, then its functions."""
+    out, path = set(), None
+    for item in items:
+        if item.endswith(".c"):
+            path = item
+        else:
+            assert path and item.endswith("()"), item
+            out.add((path, item[:-2]))
     return out
 
 
@@ -211,7 +227,7 @@ def names_probe(text, probe):
 def test_every_probe_says_where_it_fires():
     doc = read(PROBES_MD)
     for probe in provider_args():
-        said = {f[:-2] for f in in_this_repository(doc, probe)["fires in"] if f.endswith("()")}
+        said = fires_in(in_this_repository(doc, probe)["fires in"])
         assert said == firing_functions(probe), probe
 
 
